@@ -1,0 +1,1 @@
+"""Every AWS operation botocore knows: names, models, search, schemas and CLI parsing."""

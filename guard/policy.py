@@ -1,0 +1,225 @@
+"""The policy file: which calls may run, per service, operation, class and account.
+
+Deny always wins over allow, and an account's section can only narrow the global one: a call
+must pass the global scope and then its account's scope. A file that does not parse, has an
+unknown key, or holds a regex that could backtrack catastrophically stops startup with the file,
+the line and the reason; the server never runs on a half-read policy.
+"""
+
+import fnmatch
+import re
+import sre_constants
+from dataclasses import dataclass
+from pathlib import Path
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from guard.classify import OpClass
+
+DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "policy.yaml"
+
+
+class PolicyError(Exception):
+    """The policy file is unusable; the message names the file, the line and the reason."""
+
+
+def unsafe_regex_reason(pattern: str) -> str | None:
+    """Why a regex could backtrack catastrophically (nested quantifiers, backreferences), or None."""
+    try:
+        parsed = sre_parse.parse(pattern)
+    except re.error as exc:
+        return f"invalid regex: {exc}"
+
+    def walk(items: Any, inside_repeat: bool) -> str | None:
+        for op, value in items:
+            if op in (sre_constants.GROUPREF, sre_constants.GROUPREF_EXISTS):
+                return "backreferences are not allowed"
+            if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT, sre_constants.POSSESSIVE_REPEAT):
+                low, high, sub = value
+                repeats = high is sre_constants.MAXREPEAT or high > 1
+                if inside_repeat and repeats:
+                    return "nested quantifiers can backtrack catastrophically"
+                if reason := walk(sub, inside_repeat or repeats):
+                    return reason
+            elif op is sre_constants.SUBPATTERN:
+                if reason := walk(value[-1], inside_repeat):
+                    return reason
+            elif op is sre_constants.BRANCH:
+                for branch in value[1]:
+                    if reason := walk(branch, inside_repeat):
+                        return reason
+            elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
+                if reason := walk(value[1], inside_repeat):
+                    return reason
+        return None
+
+    return walk(parsed, False)
+
+
+def _compile_all(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        if reason := unsafe_regex_reason(pattern):
+            raise ValueError(f"regex {pattern!r}: {reason}")
+    return patterns
+
+
+class ServiceLists(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    allowlist: list[str] = []
+    denylist: list[str] = []
+
+    @field_validator("allowlist", "denylist")
+    @classmethod
+    def _lower(cls, names: list[str]) -> list[str]:
+        return [name.strip().lower() for name in names]
+
+
+class Rules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    allow: list[str] = []
+    deny: list[str] = []
+
+    @field_validator("allow", "deny")
+    @classmethod
+    def _safe(cls, patterns: list[str]) -> list[str]:
+        return _compile_all(patterns)
+
+
+class Scope(BaseModel):
+    """The keys that may appear globally and under `accounts.<alias>`."""
+
+    model_config = ConfigDict(extra="forbid")
+    read_only: bool | None = None
+    allow_sensitive_reads: bool | None = None
+    services: ServiceLists = ServiceLists()
+    rules: Rules = Rules()
+    destructive_patterns: list[str] = []
+    allowed_role_arns: list[str] = []
+
+    @field_validator("destructive_patterns")
+    @classmethod
+    def _safe(cls, patterns: list[str]) -> list[str]:
+        return _compile_all(patterns)
+
+
+class PolicyDocument(Scope):
+    accounts: dict[str, Scope] = Field(default_factory=dict)
+
+    @field_validator("accounts")
+    @classmethod
+    def _lower_aliases(cls, accounts: dict[str, Scope]) -> dict[str, Scope]:
+        return {name.lower().replace("-", "_"): scope for name, scope in accounts.items()}
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    rule: str
+
+
+class Policy:
+    def __init__(self, document: PolicyDocument, source: str = "<defaults>", read_only: bool = False) -> None:
+        self.document = document
+        self.source = source
+        self.force_read_only = read_only
+        self._compiled: dict[str, re.Pattern[str]] = {}
+
+    @classmethod
+    def load(cls, path: Path | None, read_only: bool = False) -> "Policy":
+        path = path or DEFAULT_POLICY_FILE
+        return cls(parse_policy_file(path), source=str(path), read_only=read_only)
+
+    def _regex(self, pattern: str) -> re.Pattern[str]:
+        compiled = self._compiled.get(pattern)
+        if compiled is None:
+            compiled = self._compiled[pattern] = re.compile(pattern)
+        return compiled
+
+    def _scopes(self, alias: str | None) -> list[tuple[str, Scope]]:
+        scopes: list[tuple[str, Scope]] = [("", self.document)]
+        if alias and (scope := self.document.accounts.get(alias.lower())) is not None:
+            scopes.append((f"accounts.{alias.lower()}.", scope))
+        return scopes
+
+    def destructive_patterns(self, alias: str | None) -> tuple[re.Pattern[str], ...]:
+        return tuple(self._regex(p) for _, scope in self._scopes(alias) for p in scope.destructive_patterns)
+
+    def allowed_role_patterns(self, alias: str | None) -> list[tuple[str, list[str]]]:
+        return [(f"{prefix}allowed_role_arns", s.allowed_role_arns) for prefix, s in self._scopes(alias)]
+
+    def check_role(self, role_arn: str, alias: str | None) -> Decision:
+        for rule, patterns in self.allowed_role_patterns(alias):
+            if patterns and not any(fnmatch.fnmatchcase(role_arn, pattern) for pattern in patterns):
+                return Decision(False, f"{rule} (the role matches none of {patterns})")
+        return Decision(True, "allowed_role_arns")
+
+    def decide(self, service: str, operation: str, op_class: OpClass, alias: str | None) -> Decision:
+        """Allow or deny one call; the rule names the key of the policy that decided."""
+        name = f"{service}:{operation}"
+        if self.force_read_only and op_class not in (OpClass.READ, OpClass.SENSITIVE):
+            return Decision(False, f"AWS_MCP_READ_ONLY=true refuses {op_class} operations")
+        allowed_by = "default (no rule denies it)"
+        for prefix, scope in self._scopes(alias):
+            if scope.read_only and op_class not in (OpClass.READ, OpClass.SENSITIVE):
+                return Decision(False, f"{prefix}read_only: true refuses {op_class} operations")
+            if op_class is OpClass.SENSITIVE and scope.allow_sensitive_reads is False:
+                return Decision(False, f"{prefix}allow_sensitive_reads: false refuses reads that reveal secrets")
+            if service in scope.services.denylist:
+                return Decision(False, f"{prefix}services.denylist contains {service!r}")
+            if scope.services.allowlist and service not in scope.services.allowlist:
+                return Decision(False, f"{prefix}services.allowlist does not contain {service!r}")
+            for index, pattern in enumerate(scope.rules.deny):
+                if self._regex(pattern).search(name):
+                    return Decision(False, f"{prefix}rules.deny[{index}] {pattern!r} matches {name}")
+            if scope.rules.allow:
+                matched = next(
+                    (i for i, pattern in enumerate(scope.rules.allow) if self._regex(pattern).search(name)), None
+                )
+                if matched is None:
+                    return Decision(False, f"{prefix}rules.allow: no rule matches {name}")
+                allowed_by = f"{prefix}rules.allow[{matched}] {scope.rules.allow[matched]!r}"
+        return Decision(True, allowed_by)
+
+
+def _key_lines(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
+    """Map each key path in the YAML document to its 1-based line, for error messages."""
+    lines: dict[tuple, int] = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            lines[(*path, key.value)] = key.start_mark.line + 1
+            lines.update({k: v for k, v in _key_lines(value, (*path, key.value)).items() if k != (*path, key.value)})
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines.update(_key_lines(item, (*path, index)))
+    return lines
+
+
+def parse_policy_file(path: Path) -> PolicyDocument:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the policy file: {exc.strerror}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}" if mark else "unknown line"
+        raise PolicyError(f"{path}, {line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return PolicyDocument()
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}, line 1: the policy must be a mapping of keys (read_only, services, rules...)")
+    try:
+        return PolicyDocument.model_validate(data)
+    except ValidationError as exc:
+        lines = _key_lines(node) if node is not None else {}
+        error = exc.errors()[0]
+        loc = tuple(error["loc"])
+        line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 1)
+        where = ".".join(str(part) for part in loc) or "document"
+        reason = "unknown key" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
+        raise PolicyError(f"{path}, line {line}: {where}: {reason}") from None
