@@ -127,6 +127,10 @@ class AwsClients:
         self._account_ids: dict[str, str] = {}
         self.assume_role_calls = 0
 
+    def on(self, event_name: str, handler: Callable[..., Any]) -> None:
+        """Register a botocore event handler (`before-send`, `after-call.*`...) on clients created from now on."""
+        self._session.register(event_name, handler)
+
     def resolve(self, target: Target, environment: SessionEnvironment | None = None) -> ResolvedTarget:
         """Expand the alias and pick the region; fails fast on unknown aliases and malformed ARNs."""
         alias = None

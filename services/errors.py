@@ -27,7 +27,7 @@ PARAMETER_VALUE = re.compile(r"value: .*?, type:", re.DOTALL)
 """botocore's validation report quotes the rejected value, which may be a secret."""
 
 HINTS: dict[str, str] = {
-    "AccessDenied": "the credentials lack permission for this call: check the role's IAM policy, or use another account",
+    "AccessDenied": "the credentials lack permission for this call: check the role's IAM policy",
     "AccessDeniedException": "the credentials lack permission for this call: check the role's IAM policy",
     "UnauthorizedOperation": "the credentials lack permission for this call: check the role's IAM policy",
     "ExpiredToken": "the session credentials expired: refresh them (aws sso login, or set_environment)",

@@ -91,8 +91,9 @@ class Route53Manager(ServiceManager):
         if not matches:
             raise InvalidInput(f"no hosted zone named {zone}", code="NoSuchHostedZone", hint="list_hosted_zones")
         if len(matches) > 1:
-            ids = ", ".join(f"{_zone_id(z['Id'])} ({'private' if z['Config'].get('PrivateZone') else 'public'})"
-                            for z in matches)
+            ids = ", ".join(
+                f"{_zone_id(z['Id'])} ({'private' if z['Config'].get('PrivateZone') else 'public'})" for z in matches
+            )
             raise InvalidInput(f"several hosted zones are named {zone}: {ids}", hint="pass the zone id instead")
         return _zone_id(matches[0]["Id"])
 
@@ -167,6 +168,8 @@ class Route53Manager(ServiceManager):
 
 def _change_info(raw: dict) -> ChangeInfo:
     return ChangeInfo(
-        change_id=_zone_id(raw["Id"]), status=raw["Status"], submitted_at=raw.get("SubmittedAt"),
+        change_id=_zone_id(raw["Id"]),
+        status=raw["Status"],
+        submitted_at=raw.get("SubmittedAt"),
         comment=raw.get("Comment"),
     )

@@ -2,6 +2,7 @@
 profiles and account aliases it knows. Secrets are never returned, only masked."""
 
 import configparser
+import contextlib
 import os
 from pathlib import Path
 
@@ -86,10 +87,8 @@ class CredentialCheck(BaseModel):
 
 def _read_ini(path: str) -> configparser.RawConfigParser:
     parser = configparser.RawConfigParser()
-    try:
+    with contextlib.suppress(configparser.Error):
         parser.read(os.path.expanduser(path))
-    except configparser.Error:
-        pass
     return parser
 
 
@@ -145,7 +144,9 @@ def list_profiles() -> ProfileList:
     merged: dict[str, dict[str, str]] = {}
     config = _read_ini(config_file)
     for section in config.sections():
-        name = section.removeprefix("profile ").strip() if section.startswith("profile ") or section == "default" else None
+        name = (
+            section.removeprefix("profile ").strip() if section.startswith("profile ") or section == "default" else None
+        )
         if name:
             merged.setdefault(name, {}).update(config[section])
     credentials = _read_ini(credentials_file)

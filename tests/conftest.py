@@ -1,0 +1,151 @@
+"""One moto server per test session (reset between tests), the app served by uvicorn on loopback,
+and the MCP SDK's own client connected over streamable HTTP, SSE or stdio."""
+
+import inspect
+import os
+import threading
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from config import Settings, load_settings
+from http_app import build_http_app
+from sandbox import PROD_ACCOUNT, STAGING_ACCOUNT, free_port, start_moto
+from server import OpsServer, create_server
+
+ACCESS_KEY = "AKIATESTSESSIONKEY01"
+SECRET_KEY = "test-secret-access-key-7f3a9c"
+BASE_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+    "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+    "AWS_REGION": "us-east-1",
+    "ACCOUNT_PROD_ROLE_ARN": f"arn:aws:iam::{PROD_ACCOUNT}:role/ops-admin",
+    "ACCOUNT_STAGING_ROLE_ARN": f"arn:aws:iam::{STAGING_ACCOUNT}:role/ops-readonly",
+    "ACCOUNT_STAGING_REGION": "eu-west-1",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run every coroutine test on anyio's runner, which keeps fixtures and tests in one task."""
+    for item in items:
+        if inspect.iscoroutinefunction(getattr(item, "function", None)):
+            item.add_marker(pytest.mark.anyio)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("aws-home")
+    saved = dict(os.environ)
+    for name in [n for n in os.environ if n.startswith(("AWS_", "ACCOUNT_")) or n == "MCP_AUTH_TOKEN"]:
+        del os.environ[name]
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_CONFIG_FILE": str(home / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+    server, endpoint = start_moto()
+    yield endpoint
+    server.stop()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def fresh_moto(request: pytest.FixtureRequest) -> None:
+    if "moto_endpoint" in request.fixturenames:
+        endpoint = request.getfixturevalue("moto_endpoint")
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
+
+
+@pytest.fixture
+def audit_file(tmp_path: Path) -> Path:
+    return tmp_path / "audit.jsonl"
+
+
+@pytest.fixture
+def make_settings(moto_endpoint: str, audit_file: Path):
+    def make(**overrides: str) -> Settings:
+        environment = {**BASE_ENVIRONMENT, "AWS_ENDPOINT_URL": moto_endpoint, "AWS_MCP_AUDIT_LOG": str(audit_file)}
+        environment.update(overrides)
+        return load_settings({k: v for k, v in environment.items() if v is not None}, env_file=None)
+
+    return make
+
+
+@dataclass
+class Served:
+    url: str
+    server: OpsServer
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.url}/mcp"
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[Served]:
+    """The app on a free loopback port, served by uvicorn in a thread, as in production."""
+    server = create_server(settings)
+    port = free_port()
+    app = build_http_app(server, settings, "127.0.0.1")
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield Served(f"http://127.0.0.1:{port}", server)
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(make_settings) -> Iterator[Served]:
+    with serve(make_settings()) as running:
+        yield running
+
+
+@asynccontextmanager
+async def connect(url: str, transport: str = "http", **kwargs) -> AsyncIterator:
+    import httpx2
+    from mcp import Client
+    from mcp.client.sse import sse_client
+    from mcp.client.streamable_http import streamable_http_client
+
+    headers = kwargs.pop("headers", None)
+    if transport == "sse":
+        async with Client(sse_client(f"{url}/sse", headers=headers), **kwargs) as client:
+            yield client
+        return
+    if transport == "legacy-http":
+        kwargs["mode"] = "legacy"
+    server = f"{url}/mcp"
+    if headers:
+        server = streamable_http_client(server, http_client=httpx2.AsyncClient(headers=headers, timeout=30))
+    async with Client(server, **kwargs) as client:
+        yield client
+
+
+@pytest.fixture
+async def client(served: Served) -> AsyncIterator:
+    async with connect(served.url) as connected:
+        yield connected

@@ -1,0 +1,126 @@
+"""Per-call credentials: aliases, role assumption and its cache, isolation, per-session environments."""
+
+import functools
+import time
+from datetime import datetime, timedelta
+
+import anyio
+from dateutil.tz import tzlocal
+
+from sandbox import PROD_ACCOUNT, assume
+from services.base import AwsClients, Target
+from tests.conftest import ACCESS_KEY, SECRET_KEY, connect, serve
+from tests.helpers import fails, ok
+
+
+async def test_secret_created_in_prod_is_invisible_in_default_account(client):
+    await ok(client, "create_secret", name="prod-only", secret_string="v", account="prod")
+    assert [s["name"] for s in (await ok(client, "list_secrets", account="prod"))["secrets"]] == ["prod-only"]
+    assert (await ok(client, "list_secrets"))["secrets"] == []
+    assert (await ok(client, "list_secrets", account="staging"))["secrets"] == []
+
+
+async def test_alias_region_applies_unless_the_call_names_one(client):
+    await ok(client, "create_secret", name="in-eu", secret_string="v", account="staging")
+    assert (await ok(client, "describe_secret", secret_id="in-eu", account="staging"))["arn"].split(":")[3] == (
+        "eu-west-1"
+    )
+    error = await fails(client, "describe_secret", secret_id="in-eu", account="staging", region="us-east-1")
+    assert error["code"] == "ResourceNotFoundException"
+
+
+async def test_role_arn_parameter_assumes_that_role(client):
+    info = await ok(client, "get_account_info", role_arn="arn:aws:iam::333333333333:role/deploy")
+    assert info["account"] == "333333333333"
+
+
+async def test_many_calls_to_one_account_make_one_assume_role(client, served):
+    for _ in range(30):
+        await ok(client, "get_account_info", account="prod")
+    clients = served.server.app.clients
+    resolved = clients.resolve(Target(account="prod"))
+    for _ in range(1000):
+        clients.client(resolved, "secretsmanager")
+    assert clients.assume_role_calls == 1
+
+
+def test_assumed_credentials_are_refreshed_before_they_expire(make_settings):
+    now = [datetime.now(tzlocal())]
+    clients = AwsClients(make_settings(), clock=lambda: now[0])
+    resolved = clients.resolve(Target(account="prod"))
+    first = clients.frozen_credentials(resolved)
+    assert clients.frozen_credentials(resolved) == first
+    now[0] += timedelta(minutes=50)  # an hour-long session, 10 minutes from expiry
+    refreshed = clients.frozen_credentials(resolved)
+    assert clients.assume_role_calls == 2
+    assert refreshed.access_key != first.access_key
+    assert clients.client(resolved, "sts").get_caller_identity()["Account"] == PROD_ACCOUNT
+
+
+async def test_concurrent_calls_do_not_queue_behind_each_other(served):
+    served.server.app.clients.on("before-send.sts.GetCallerIdentity", lambda **_: time.sleep(0.25))
+    async with connect(served.url) as client:
+        await ok(client, "get_account_info")  # warm the client cache before measuring
+        started = time.perf_counter()
+        async with anyio.create_task_group() as group:
+            for _ in range(16):
+                group.start_soon(functools.partial(ok, client, "get_account_info"))
+        elapsed = time.perf_counter() - started
+    assert elapsed < 16 * 0.25 / 3, f"16 calls of 0.25 s took {elapsed:.2f} s: they ran one after another"
+
+
+async def test_unknown_alias_lists_the_known_ones(client):
+    error = await fails(client, "list_buckets", account="qa")
+    assert error["code"] == "unknown_account"
+    assert "prod" in error["message"] and "staging" in error["message"]
+
+
+async def test_malformed_role_arn_is_refused_before_any_call(client, served):
+    error = await fails(client, "get_account_info", role_arn="arn:aws:iam::12345:role/x")
+    assert error["code"] == "invalid_input"
+    assert served.server.app.clients.assume_role_calls == 0
+
+
+async def test_role_outside_allowed_patterns_is_refused_without_calling_sts(make_settings):
+    with serve(make_settings(AWS_MCP_ALLOWED_ROLE_ARNS="arn:aws:iam::*:role/ops-*")) as running:
+        async with connect(running.url) as client:
+            error = await fails(client, "get_account_info", role_arn="arn:aws:iam::111111111111:role/admin")
+            assert error["code"] == "role_not_allowed"
+            assert running.server.app.clients.assume_role_calls == 0
+            assert (await ok(client, "get_account_info", account="staging"))["account"] == "222222222222"
+
+
+async def test_set_environment_applies_to_the_calling_session_only(served, moto_endpoint):
+    prod_keys = assume(
+        moto_endpoint,
+        f"arn:aws:iam::{PROD_ACCOUNT}:role/x",
+        {"aws_access_key_id": ACCESS_KEY, "aws_secret_access_key": SECRET_KEY},
+    )
+    async with connect(served.url, "sse") as first, connect(served.url, "legacy-http") as second:
+        result = await ok(
+            first,
+            "set_environment",
+            access_key_id=prod_keys["aws_access_key_id"],
+            secret_access_key=prod_keys["aws_secret_access_key"],
+            session_token=prod_keys["aws_session_token"],
+            region="eu-west-1",
+        )
+        assert result == {"set": ["access_key_id", "region", "secret_access_key", "session_token"], "scope": "session"}
+        assert prod_keys["aws_secret_access_key"] not in str(result)
+        assert (await ok(first, "get_account_info"))["account"] == PROD_ACCOUNT
+        assert (await ok(second, "get_account_info"))["account"] == "123456789012"
+        await ok(first, "create_secret", name="session-secret", secret_string="v")
+        arn = (await ok(first, "describe_secret", secret_id="session-secret"))["arn"]
+        assert arn.split(":")[3:5] == ["eu-west-1", PROD_ACCOUNT]
+        assert (await ok(second, "list_secrets"))["secrets"] == []
+
+
+async def test_set_environment_without_a_session_says_what_to_do_instead(client):
+    error = await fails(client, "set_environment", region="eu-west-1")
+    assert error["code"] == "invalid_input" and "session" in error["message"]
+
+
+async def test_set_environment_rejects_half_credentials(served):
+    async with connect(served.url, "sse") as client:
+        error = await fails(client, "set_environment", access_key_id="AKIAONLYHALF00000001")
+        assert error["code"] == "invalid_input"
