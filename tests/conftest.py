@@ -1,7 +1,6 @@
 """One moto server per test session (reset between tests), the app served by uvicorn on loopback,
 and the MCP SDK's own client connected over streamable HTTP, SSE or stdio."""
 
-import inspect
 import os
 import threading
 import time
@@ -31,15 +30,10 @@ BASE_ENVIRONMENT = {
 }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run every coroutine test on anyio's runner, which keeps fixtures and tests in one task."""
-    for item in items:
-        if inspect.iscoroutinefunction(getattr(item, "function", None)):
-            item.add_marker(pytest.mark.anyio)
-
-
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
+    """Async tests run on anyio's runner (`pytestmark = pytest.mark.anyio`), which keeps an async
+    fixture's setup and teardown in one task, as the MCP client's task groups require."""
     return "asyncio"
 
 

@@ -5,12 +5,15 @@ import time
 from datetime import datetime, timedelta
 
 import anyio
+import pytest
 from dateutil.tz import tzlocal
 
 from sandbox import PROD_ACCOUNT, assume
 from services.base import AwsClients, Target
 from tests.conftest import ACCESS_KEY, SECRET_KEY, connect, serve
 from tests.helpers import fails, ok
+
+pytestmark = pytest.mark.anyio
 
 
 async def test_secret_created_in_prod_is_invisible_in_default_account(client):

@@ -3,8 +3,12 @@
 import base64
 import urllib.request
 
+import pytest
+
 from sandbox import PROD_ACCOUNT
 from tests.helpers import fails, ok
+
+pytestmark = pytest.mark.anyio
 
 
 async def test_tools_list_declares_output_schemas_and_annotations(client):

@@ -1,0 +1,132 @@
+"""The HTTP surface and stdio: endpoints, auth, and the same tools over every transport."""
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from mcp import StdioServerParameters
+
+from tests.conftest import ACCESS_KEY, SECRET_KEY, connect, serve
+from tests.helpers import ok
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCEPT = "application/json, text/event-stream"
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "curl", "version": "1"}},
+}
+
+
+def post(url: str, body: dict, headers: dict | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Accept": ACCEPT, **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_healthz_answers_json(served):
+    with urllib.request.urlopen(f"{served.url}/healthz") as response:
+        assert response.status == 200
+        assert json.loads(response.read())["status"] == "ok"
+
+
+def test_json_rpc_posted_to_root_is_served_like_mcp(served):
+    status, body = post(f"{served.url}/", INITIALIZE)
+    assert status == 200 and "aws-ops-mcp" in body
+
+
+@pytest.mark.parametrize("transport", ["http", "legacy-http", "sse"])
+async def test_tools_work_over_every_http_transport(served, transport):
+    async with connect(served.url, transport) as client:
+        assert (await ok(client, "get_account_info", account="prod"))["account"] == "111111111111"
+
+
+async def test_auth_token_is_required_everywhere_but_healthz(make_settings):
+    with serve(make_settings(MCP_AUTH_TOKEN="s3cret-token-for-tests")) as running:
+        for path in ("/mcp", "/", "/messages/?session_id=x"):
+            assert post(f"{running.url}{path}", INITIALIZE)[0] == 401
+            assert post(f"{running.url}{path}", INITIALIZE, {"Authorization": "Bearer wrong"})[0] == 401
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{running.url}/sse", timeout=5)
+        assert refused.value.code == 401
+        with urllib.request.urlopen(f"{running.url}/healthz") as response:
+            assert response.status == 200
+        headers = {"Authorization": "Bearer s3cret-token-for-tests"}
+        assert post(f"{running.url}/mcp", INITIALIZE, headers)[0] == 200
+        async with connect(running.url, headers=headers) as client:
+            assert (await ok(client, "get_account_info"))["account"] == "123456789012"
+        async with connect(running.url, "sse", headers=headers) as client:
+            assert (await ok(client, "list_accounts"))["accounts"]
+
+
+def run_server(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("ACCOUNT_", "MCP_"))}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "server.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_non_loopback_bind_without_a_token_is_refused_with_a_clear_message():
+    result = run_server("--host", "0.0.0.0", "--port", "1")
+    assert result.returncode == 2
+    assert "MCP_AUTH_TOKEN" in result.stderr and "AWS_MCP_ALLOW_UNAUTHENTICATED" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ACCOUNT_PROD_ROLE_ARN", "arn:aws:iam::prod:role/x"),
+        ("AWS_REGION", "mars-north-1"),
+        ("ACCOUNT_QA_REGION", "us-east-1"),
+        ("AWS_MCP_MAX_ATTEMPTS", "many"),
+        ("AWS_MCP_READ_ONLY", "perhaps"),
+    ],
+)
+def test_bad_configuration_stops_startup_naming_the_variable(variable, value):
+    result = run_server("--transport", "stdio", env={variable: value})
+    assert result.returncode == 2
+    name = variable if not variable.endswith("_REGION") or variable == "AWS_REGION" else "ACCOUNT_QA"
+    assert name in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_stdio_serves_tools_and_set_environment_sets_the_process_variables(moto_endpoint):
+    from mcp import Client
+
+    environment = {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_REGION": "us-east-1",
+        "ACCOUNT_PROD_ROLE_ARN": "arn:aws:iam::111111111111:role/ops",
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_CONFIG_FILE": os.environ["AWS_CONFIG_FILE"],
+        "AWS_SHARED_CREDENTIALS_FILE": os.environ["AWS_SHARED_CREDENTIALS_FILE"],
+    }
+    parameters = StdioServerParameters(
+        command=sys.executable, args=["server.py", "--transport", "stdio"], env=environment, cwd=str(ROOT)
+    )
+    async with Client(parameters) as client:
+        assert (await ok(client, "get_account_info", account="prod"))["account"] == "111111111111"
+        assert await ok(client, "set_environment", region="eu-west-1") == {"set": ["region"], "scope": "process"}
+        await ok(client, "create_secret", name="stdio-secret", secret_string="v")
+        arn = (await ok(client, "describe_secret", secret_id="stdio-secret"))["arn"]
+        assert arn.split(":")[3] == "eu-west-1"
