@@ -73,8 +73,15 @@ def seed(endpoint: str, environment: dict[str, str]) -> None:
             HostedZoneId=zone["HostedZone"]["Id"],
             ChangeBatch={
                 "Changes": [
-                    {"Action": "CREATE", "ResourceRecordSet": {"Name": f"{name}.{stage}.example.com", "Type": "A",
-                                                               "TTL": 300, "ResourceRecords": [{"Value": ip}]}}
+                    {
+                        "Action": "CREATE",
+                        "ResourceRecordSet": {
+                            "Name": f"{name}.{stage}.example.com",
+                            "Type": "A",
+                            "TTL": 300,
+                            "ResourceRecords": [{"Value": ip}],
+                        },
+                    }
                     for name, ip in (("www", "192.0.2.10"), ("api", "192.0.2.20"))
                 ]
             },
@@ -100,8 +107,11 @@ class Sandbox:
             os.environ.pop(name, None)
         os.environ.update(environment)
         seed(endpoint, environment)
-        print(f"sandbox: moto on {endpoint}; accounts default={DEFAULT_ACCOUNT}, prod={PROD_ACCOUNT}, "
-              f"staging={STAGING_ACCOUNT}", file=sys.stderr)
+        print(
+            f"sandbox: moto on {endpoint}; accounts default={DEFAULT_ACCOUNT}, prod={PROD_ACCOUNT}, "
+            f"staging={STAGING_ACCOUNT}",
+            file=sys.stderr,
+        )
         return cls(server, endpoint)
 
     def print_connection_help(self, host: str, port: int, token: str | None) -> None:

@@ -24,7 +24,14 @@ from services.errors import InvalidInput
 from services.invocation import SessionEnvironments, current
 from services.route53 import ChangeInfo, HostedZoneList, RecordChange, RecordList, RecordType, Route53Manager
 from services.s3 import BucketList, ObjectContent, ObjectDeleted, ObjectList, ObjectWritten, PresignedUrl, S3Manager
-from services.secretsmanager import SecretDeleted, SecretDescription, SecretList, SecretsManager, SecretValue, SecretWritten
+from services.secretsmanager import (
+    SecretDeleted,
+    SecretDescription,
+    SecretList,
+    SecretsManager,
+    SecretValue,
+    SecretWritten,
+)
 from services.sts import (
     AccountInfo,
     AccountList,
@@ -32,7 +39,11 @@ from services.sts import (
     CredentialInfo,
     ProfileList,
     StsManager,
+)
+from services.sts import (
     list_accounts as account_aliases,
+)
+from services.sts import (
     list_profiles as read_profiles,
 )
 from tooling import Account, ConfirmationToken, Profile, Region, RoleArn, ToolRegistry, target
@@ -330,7 +341,9 @@ async def list_hosted_zones(
     region: Region = None,
 ) -> HostedZoneList:
     """List Route53 hosted zones with id, name, public/private and record count."""
-    return await app_of(ctx).route53.list_hosted_zones(target(account, profile, role_arn, region), max_items, next_token)
+    return await app_of(ctx).route53.list_hosted_zones(
+        target(account, profile, role_arn, region), max_items, next_token
+    )
 
 
 @tools.tool("List DNS records", read_only=True, idempotent=True)
@@ -473,9 +486,7 @@ async def presign_url(
     region: Region = None,
 ) -> PresignedUrl:
     """A presigned URL to download (get) or upload (put) one object without credentials."""
-    return await app_of(ctx).s3.presign_url(
-        target(account, profile, role_arn, region), bucket, key, method, expires_in
-    )
+    return await app_of(ctx).s3.presign_url(target(account, profile, role_arn, region), bucket, key, method, expires_in)
 
 
 # --- Entry point ----------------------------------------------------------------------------------------

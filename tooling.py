@@ -140,7 +140,7 @@ def _wrap(fn: Callable[..., Any], app: Any) -> Callable[..., Any]:
         except InputRequired as pending:
             outcome = "input_required"
             return pending.result
-        except Exception as exc:  # noqa: BLE001 - the one place failures become tool errors
+        except Exception as exc:
             error = from_exception(exc)
             if error.code == "internal_error":
                 log.exception("tool %s failed unexpectedly", fn.__name__)

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio.to_thread
+from mcp.server.elicitation import render_elicitation_schema
 from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
 from mcp_types.version import is_version_at_least
@@ -16,7 +17,6 @@ from pydantic import BaseModel, Field
 from guard.classify import OpClass, classify
 from guard.confirm import ConfirmationTokens, TokenRejected
 from guard.policy import Policy
-from mcp.server.elicitation import render_elicitation_schema
 from services.base import AwsCall, AwsClients
 from services.errors import OpsError
 from services.invocation import Invocation, current
@@ -174,4 +174,3 @@ def _elicitation_outcome(action: str, confirmed: bool, record: dict[str, Any]) -
         return "confirmed"
     record["confirmation"] = "declined" if action != "cancel" else "cancelled"
     raise ConfirmationDeclined(f"the user {'cancelled' if action == 'cancel' else 'declined'} the operation")
-

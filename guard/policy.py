@@ -38,22 +38,20 @@ def unsafe_regex_reason(pattern: str) -> str | None:
             if op in (sre_constants.GROUPREF, sre_constants.GROUPREF_EXISTS):
                 return "backreferences are not allowed"
             if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT, sre_constants.POSSESSIVE_REPEAT):
-                low, high, sub = value
+                _, high, sub = value
                 repeats = high is sre_constants.MAXREPEAT or high > 1
                 if inside_repeat and repeats:
                     return "nested quantifiers can backtrack catastrophically"
                 if reason := walk(sub, inside_repeat or repeats):
                     return reason
-            elif op is sre_constants.SUBPATTERN:
-                if reason := walk(value[-1], inside_repeat):
-                    return reason
+            elif op is sre_constants.SUBPATTERN and (reason := walk(value[-1], inside_repeat)):
+                return reason
             elif op is sre_constants.BRANCH:
                 for branch in value[1]:
                     if reason := walk(branch, inside_repeat):
                         return reason
-            elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
-                if reason := walk(value[1], inside_repeat):
-                    return reason
+            elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT) and (reason := walk(value[1], inside_repeat)):
+                return reason
         return None
 
     return walk(parsed, False)
