@@ -111,8 +111,26 @@ def build_app(settings: Settings, transport: str = "http") -> App:
     )
 
 
+CHATTY_LIBRARIES = (
+    "botocore",
+    "boto3",
+    "urllib3",
+    "s3transfer",
+    "mcp",
+    "sse_starlette",
+    "httpcore",
+    "httpcore2",
+    "httpx",
+    "httpx2",
+    "werkzeug",
+)
+"""At DEBUG these log request and response bodies, secret values included: never below WARNING."""
+
+
 def create_server(settings: Settings, transport: str = "http") -> OpsServer:
     server = OpsServer(build_app(settings, transport))
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
     tools.register(server, server.app)
     return server
 
@@ -500,7 +518,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sandbox", action="store_true", help="serve against an in-process moto with demo data")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=os.environ.get("AWS_MCP_LOG_LEVEL", "INFO").upper())
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     sandbox = None
     try:
         if args.sandbox:

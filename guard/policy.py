@@ -12,10 +12,10 @@ import sre_constants
 from dataclasses import dataclass
 from pathlib import Path
 from re import _parser as sre_parse  # type: ignore[attr-defined]
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from guard.classify import OpClass
 
@@ -57,11 +57,13 @@ def unsafe_regex_reason(pattern: str) -> str | None:
     return walk(parsed, False)
 
 
-def _compile_all(patterns: list[str]) -> list[str]:
-    for pattern in patterns:
-        if reason := unsafe_regex_reason(pattern):
-            raise ValueError(f"regex {pattern!r}: {reason}")
-    return patterns
+def _safe_regex(pattern: str) -> str:
+    if reason := unsafe_regex_reason(pattern):
+        raise ValueError(f"regex {pattern!r}: {reason}")
+    return pattern
+
+
+SafeRegex = Annotated[str, AfterValidator(_safe_regex)]
 
 
 class ServiceLists(BaseModel):
@@ -77,13 +79,8 @@ class ServiceLists(BaseModel):
 
 class Rules(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    allow: list[str] = []
-    deny: list[str] = []
-
-    @field_validator("allow", "deny")
-    @classmethod
-    def _safe(cls, patterns: list[str]) -> list[str]:
-        return _compile_all(patterns)
+    allow: list[SafeRegex] = []
+    deny: list[SafeRegex] = []
 
 
 class Scope(BaseModel):
@@ -94,13 +91,8 @@ class Scope(BaseModel):
     allow_sensitive_reads: bool | None = None
     services: ServiceLists = ServiceLists()
     rules: Rules = Rules()
-    destructive_patterns: list[str] = []
+    destructive_patterns: list[SafeRegex] = []
     allowed_role_arns: list[str] = []
-
-    @field_validator("destructive_patterns")
-    @classmethod
-    def _safe(cls, patterns: list[str]) -> list[str]:
-        return _compile_all(patterns)
 
 
 class PolicyDocument(Scope):

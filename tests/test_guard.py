@@ -1,0 +1,392 @@
+"""The guard on every call: policy, confirmation of destructive calls, audit log."""
+
+import json
+from pathlib import Path
+
+import pytest
+from mcp_types import ElicitResult
+
+from guard.classify import OpClass
+from guard.confirm import ConfirmationTokens, TokenRejected
+from guard.policy import Policy, PolicyDocument, PolicyError, parse_policy_file
+from services.base import AwsCall, ResolvedTarget
+from tests.conftest import SECRET_KEY, connect, serve
+from tests.helpers import audit_records, fails, ok
+
+pytestmark = pytest.mark.anyio
+
+
+def policy(text: str, tmp_path: Path, read_only: bool = False) -> Policy:
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    return Policy.load(path, read_only=read_only)
+
+
+@pytest.mark.parametrize(
+    ("document", "service", "operation", "op_class", "alias", "allowed", "rule"),
+    [
+        ("{}", "s3", "DeleteBucket", OpClass.DESTRUCTIVE, None, True, "default"),
+        ("services: {denylist: [iam]}", "iam", "ListRoles", OpClass.READ, None, False, "services.denylist"),
+        ("services: {allowlist: [s3]}", "ec2", "DescribeInstances", OpClass.READ, None, False, "services.allowlist"),
+        (
+            "rules: {deny: ['^s3:DeleteBucket$']}",
+            "s3",
+            "DeleteBucket",
+            OpClass.DESTRUCTIVE,
+            None,
+            False,
+            "rules.deny[0]",
+        ),
+        (
+            "rules: {allow: ['^s3:'], deny: ['^s3:Delete']}",
+            "s3",
+            "DeleteObject",
+            OpClass.DESTRUCTIVE,
+            None,
+            False,
+            "rules.deny",
+        ),
+        ("rules: {allow: ['^s3:']}", "s3", "ListBuckets", OpClass.READ, None, True, "rules.allow[0]"),
+        ("rules: {allow: ['^s3:']}", "sqs", "ListQueues", OpClass.READ, None, False, "rules.allow: no rule"),
+        ("read_only: true", "s3", "PutObject", OpClass.WRITE, None, False, "read_only"),
+        ("read_only: true", "secretsmanager", "GetSecretValue", OpClass.SENSITIVE, None, True, "default"),
+        (
+            "allow_sensitive_reads: false",
+            "secretsmanager",
+            "GetSecretValue",
+            OpClass.SENSITIVE,
+            None,
+            False,
+            "allow_sensitive_reads",
+        ),
+        (
+            "accounts: {prod: {read_only: true}}",
+            "s3",
+            "PutObject",
+            OpClass.WRITE,
+            "prod",
+            False,
+            "accounts.prod.read_only",
+        ),
+        ("accounts: {prod: {read_only: true}}", "s3", "PutObject", OpClass.WRITE, "staging", True, "default"),
+        (
+            "accounts: {prod: {read_only: false}}\nread_only: true",
+            "s3",
+            "PutObject",
+            OpClass.WRITE,
+            "prod",
+            False,
+            "read_only",
+        ),
+        (
+            "rules: {allow: ['^s3:']}\naccounts: {prod: {rules: {allow: ['^ec2:']}}}",
+            "s3",
+            "ListBuckets",
+            OpClass.READ,
+            "prod",
+            False,
+            "accounts.prod.rules.allow",
+        ),
+        (
+            "accounts: {prod: {services: {denylist: [s3]}}}",
+            "s3",
+            "ListBuckets",
+            OpClass.READ,
+            "PROD",
+            False,
+            "accounts.prod.services.denylist",
+        ),
+    ],
+)
+def test_policy_matrix(tmp_path, document, service, operation, op_class, alias, allowed, rule):
+    decision = policy(document, tmp_path).decide(service, operation, op_class, alias)
+    assert decision.allowed is allowed
+    assert rule in decision.rule
+
+
+def test_read_only_environment_shortcut_refuses_writes(tmp_path):
+    decision = policy("{}", tmp_path, read_only=True).decide("s3", "PutObject", OpClass.WRITE, None)
+    assert not decision.allowed and "AWS_MCP_READ_ONLY" in decision.rule
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("read_only: [unclosed\n", "line 2", "not valid YAML"),
+        ("read_only: false\nservices:\n  denylist: [iam]\n  blocklist: [s3]\n", "line 4", "unknown key"),
+        ("rules:\n  deny:\n    - '^ok$'\n    - '(a+)+$'\n", "line 4", "nested quantifiers"),
+        ("destructive_patterns: ['(x)\\1']\n", "line 1", "backreferences"),
+        ("accounts:\n  prod:\n    read_only: sometimes\n", "line 3", "boolean"),
+        ("- just\n- a list\n", "line 1", "mapping"),
+    ],
+)
+def test_bad_policy_file_names_file_line_and_reason(tmp_path, text, line, reason):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(PolicyError) as refused:
+        parse_policy_file(path)
+    message = str(refused.value)
+    assert str(path) in message and line in message and reason in message
+
+
+def test_bad_policy_file_stops_server_startup(tmp_path):
+    from tests.test_transports import run_server
+
+    path = tmp_path / "policy.yaml"
+    path.write_text("services:\n  denylist: [iam]\nrule: {}\n")
+    result = run_server("--transport", "stdio", env={"AWS_MCP_POLICY_FILE": str(path)})
+    assert result.returncode == 2 and "line 3" in result.stderr and "unknown key" in result.stderr
+
+
+def test_shipped_default_policy_parses_and_allows_everything_by_default():
+    loaded = Policy.load(None)
+    document = loaded.document
+    assert (document.read_only, document.allow_sensitive_reads) == (False, True)
+    assert document.rules == PolicyDocument().rules and document.services == PolicyDocument().services
+    assert loaded.decide("ec2", "TerminateInstances", OpClass.DESTRUCTIVE, None).allowed
+
+
+def _call(params: dict, region: str = "us-east-1") -> AwsCall:
+    return AwsCall(ResolvedTarget(region=region), "secretsmanager", "DeleteSecret", params)
+
+
+def test_token_misuse_is_refused():
+    now = [1_000_000.0]
+    tokens = ConfirmationTokens("a-shared-secret-of-32-characters", ttl_seconds=300, clock=lambda: now[0])
+    call = _call({"SecretId": "a"})
+    issued = tokens.issue(call, "session-1")
+    for other_call, caller, reason in [
+        (_call({"SecretId": "b"}), "session-1", "different operation"),
+        (_call({"SecretId": "a", "ForceDeleteWithoutRecovery": True}), "session-1", "different operation"),
+        (_call({"SecretId": "a"}, region="eu-west-1"), "session-1", "different operation"),
+        (call, "session-2", "another caller"),
+    ]:
+        with pytest.raises(TokenRejected, match=reason):
+            tokens.redeem(issued.token, other_call, caller)
+    payload, signature = issued.token.split(".")
+    with pytest.raises(TokenRejected, match="signature"):
+        tokens.redeem(payload[:-2] + "xx." + signature, call, "session-1")
+    with pytest.raises(TokenRejected, match="signature"):
+        ConfirmationTokens("another-secret-of-32-characters!", 300).redeem(issued.token, call, "session-1")
+    tokens.redeem(issued.token, call, "session-1")
+    with pytest.raises(TokenRejected, match="already used"):
+        tokens.redeem(issued.token, call, "session-1")
+    late = tokens.issue(call, "session-1")
+    now[0] += 301
+    with pytest.raises(TokenRejected, match="expired"):
+        tokens.redeem(late.token, call, "session-1")
+
+
+def test_replicas_sharing_the_secret_verify_each_others_tokens():
+    call = _call({"SecretId": "a"})
+    issued = ConfirmationTokens("a-shared-secret-of-32-characters", 300).issue(call, "c")
+    ConfirmationTokens("a-shared-secret-of-32-characters", 300).redeem(issued.token, call, "c")
+
+
+async def test_destructive_call_needs_a_token_bound_to_that_call(served):
+    async with connect(served.url, "sse") as client, connect(served.url, "sse") as other:
+        for name in ("a", "b"):
+            await ok(client, "create_secret", name=name, secret_string="v")
+        asked = await fails(client, "delete_secret", secret_id="a", force_delete_without_recovery=True)
+        assert asked["code"] == "confirmation_required"
+        assert asked["action"] == "delete secret a, no recovery window in account 123456789012 us-east-1"
+        token = asked["confirmation_token"]
+        assert asked["expires_at"] > 0
+        refused = await fails(
+            client, "delete_secret", secret_id="b", force_delete_without_recovery=True, confirmation_token=token
+        )
+        assert refused["code"] == "confirmation_invalid"
+        refused = await fails(client, "delete_secret", secret_id="a", confirmation_token=token)
+        assert refused["code"] == "confirmation_invalid"
+        refused = await fails(
+            other, "delete_secret", secret_id="a", force_delete_without_recovery=True, confirmation_token=token
+        )
+        assert "another caller" in refused["message"]
+        assert (await ok(client, "describe_secret", secret_id="a"))["name"] == "a"
+        deleted = await ok(
+            client, "delete_secret", secret_id="a", force_delete_without_recovery=True, confirmation_token=token
+        )
+        assert deleted["recoverable"] is False
+        again = await fails(
+            client, "delete_secret", secret_id="a", force_delete_without_recovery=True, confirmation_token=token
+        )
+        assert "already used" in again["message"]
+
+
+async def test_route53_batch_with_a_delete_needs_confirmation_but_creates_do_not(client, served):
+    clients = served.server.app.clients
+    clients.client(clients.resolve(_target()), "route53").create_hosted_zone(Name="example.net", CallerReference="x")
+    record = {"name": "a.example.net", "type": "A", "ttl": 60, "values": ["192.0.2.1"]}
+    await ok(client, "change_records", zone="example.net", changes=[{"action": "CREATE", **record}])
+    asked = await fails(client, "change_records", zone="example.net", changes=[{"action": "DELETE", **record}])
+    assert asked["code"] == "confirmation_required" and "delete A a.example.net." in asked["action"]
+
+
+@pytest.mark.parametrize(
+    ("transport", "answer", "outcome"),
+    [
+        ("http", ElicitResult(action="accept", content={"confirm": True}), "deleted"),
+        ("http", ElicitResult(action="accept", content={"confirm": False}), "confirmation_declined"),
+        ("http", ElicitResult(action="decline"), "confirmation_declined"),
+        ("http", ElicitResult(action="cancel"), "confirmation_declined"),
+        ("legacy-http", ElicitResult(action="accept", content={"confirm": True}), "deleted"),
+        ("legacy-http", ElicitResult(action="decline"), "confirmation_declined"),
+        ("legacy-http", ElicitResult(action="cancel"), "confirmation_declined"),
+    ],
+)
+async def test_clients_with_elicitation_are_asked(served, audit_file, transport, answer, outcome):
+    asked = []
+
+    async def elicit(context, params):
+        asked.append(params.message)
+        return answer
+
+    async with connect(served.url, transport, elicitation_callback=elicit) as client:
+        await ok(client, "create_secret", name="doomed", secret_string="v")
+        result = await client.call_tool("delete_secret", {"secret_id": "doomed", "force_delete_without_recovery": True})
+        assert asked == [
+            "Confirm: delete secret doomed, no recovery window in account 123456789012 us-east-1. "
+            "This cannot be undone."
+        ]
+        if outcome == "deleted":
+            assert not result.is_error
+            assert (await fails(client, "describe_secret", secret_id="doomed"))["code"] == "ResourceNotFoundException"
+        else:
+            assert result.structured_content["error"]["code"] == outcome
+            assert (await ok(client, "describe_secret", secret_id="doomed"))["name"] == "doomed"
+    confirmations = [r["confirmation"] for r in audit_records(audit_file) if r["tool"] == "delete_secret"]
+    assert confirmations[-1] == (
+        "confirmed"
+        if outcome == "deleted"
+        else answer.action.replace("accept", "declined")
+        .replace("decline", "declined")
+        .replace("declinedd", "declined")
+        .replace("cancel", "cancelled")
+    )
+
+
+async def test_auto_approve_runs_destructive_calls_and_says_so_in_the_audit(make_settings, audit_file):
+    with serve(make_settings(AWS_MCP_AUTO_APPROVE_DESTRUCTIVE="true")) as running:
+        async with connect(running.url) as client:
+            await ok(client, "create_secret", name="gone", secret_string="v")
+            await ok(client, "delete_secret", secret_id="gone", force_delete_without_recovery=True)
+    record = [r for r in audit_records(audit_file) if r["tool"] == "delete_secret"][-1]
+    assert record["confirmation"] == "auto" and "AUTO_APPROVE" in record["warning"]
+
+
+async def test_policy_refusal_names_the_rule(make_settings, tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text("allow_sensitive_reads: false\naccounts:\n  prod:\n    read_only: true\n")
+    with serve(make_settings(AWS_MCP_POLICY_FILE=str(path))) as running:
+        async with connect(running.url) as client:
+            await ok(client, "create_secret", name="x", secret_string="v")
+            refused = await fails(client, "get_secret_value", secret_id="x")
+            assert refused["code"] == "policy_denied" and "allow_sensitive_reads" in refused["rule"]
+            refused = await fails(client, "create_secret", name="y", secret_string="v", account="prod")
+            assert refused["rule"] == "accounts.prod.read_only: true refuses write operations"
+            assert (await ok(client, "list_secrets", account="prod"))["secrets"] == []
+
+
+async def test_policy_allowed_role_arns_are_checked_before_assuming(make_settings, tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text("allowed_role_arns: ['arn:aws:iam::*:role/ops-*']\n")
+    with serve(make_settings(AWS_MCP_POLICY_FILE=str(path))) as running:
+        async with connect(running.url) as client:
+            refused = await fails(client, "list_buckets", role_arn="arn:aws:iam::111111111111:role/admin")
+            assert refused["code"] == "policy_denied" and "allowed_role_arns" in refused["rule"]
+            assert running.server.app.clients.assume_role_calls == 0
+            await ok(client, "list_buckets", account="prod")
+
+
+EXPECTED_CLASSES = {
+    "get_account_info": "read",
+    "validate_credentials": "read",
+    "list_secrets": "read",
+    "describe_secret": "read",
+    "get_secret_value": "sensitive",
+    "create_secret": "write",
+    "update_secret": "write",
+    "delete_secret": "destructive",
+    "list_hosted_zones": "read",
+    "list_records": "read",
+    "change_records": "write",
+    "get_change": "read",
+    "list_buckets": "read",
+    "list_objects": "read",
+    "get_object": "read",
+    "put_object": "write",
+    "delete_object": "destructive",
+    "presign_url": "read",
+}
+
+
+async def test_every_tool_is_audited_without_secrets_and_annotations_match_classes(
+    make_settings, audit_file, capfd, caplog
+):
+    secret_value = "pa55word-that-must-never-leak"
+    with serve(make_settings(AWS_MCP_AUTO_APPROVE_DESTRUCTIVE="true")) as running, caplog.at_level("DEBUG"):
+        clients = running.server.app.clients
+        zone = (
+            clients.client(clients.resolve(_target()), "route53")
+            .create_hosted_zone(Name="audit.example", CallerReference="a")["HostedZone"]["Id"]
+            .split("/")[-1]
+        )
+        async with connect(running.url, "sse") as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            calls = [
+                ("get_credentials", {"include_session_token": True}),
+                ("list_profiles", {}),
+                ("list_accounts", {}),
+                ("set_environment", {"region": "us-east-1"}),
+                ("get_account_info", {"account": "prod"}),
+                ("validate_credentials", {}),
+                ("create_secret", {"name": "s", "secret_string": secret_value}),
+                ("update_secret", {"secret_id": "s", "secret_string": secret_value + "2"}),
+                ("list_secrets", {}),
+                ("describe_secret", {"secret_id": "s"}),
+                ("get_secret_value", {"secret_id": "s"}),
+                ("delete_secret", {"secret_id": "s"}),
+                ("list_hosted_zones", {}),
+                ("list_records", {"zone": zone}),
+                (
+                    "change_records",
+                    {
+                        "zone": zone,
+                        "changes": [{"action": "UPSERT", "name": "x.audit.example", "type": "TXT", "values": ['"v"']}],
+                    },
+                ),
+                ("get_change", {"change_id": "C1"}),
+                ("list_buckets", {}),
+                ("put_object", {"bucket": "nope", "key": "k", "body": secret_value}),
+                ("list_objects", {"bucket": "nope"}),
+                ("get_object", {"bucket": "nope", "key": "k"}),
+                ("delete_object", {"bucket": "nope", "key": "k"}),
+                ("presign_url", {"bucket": "b", "key": "k"}),
+            ]
+            assert {name for name, _ in calls} == set(tools)
+            for name, arguments in calls:
+                await client.call_tool(name, arguments)
+    records = audit_records(audit_file)
+    assert [r["tool"] for r in records] == [name for name, _ in calls]
+    for record in records:
+        assert record["transaction_id"] and record["caller"].startswith("sse:") and record["duration_ms"] >= 0
+        assert record["outcome"]
+        if record["tool"] in EXPECTED_CLASSES:
+            assert record["class"] == EXPECTED_CLASSES[record["tool"]], record
+            annotations = tools[record["tool"]].annotations
+            assert annotations.read_only_hint == (record["class"] in ("read", "sensitive")), record["tool"]
+            if record["class"] == "destructive":
+                assert annotations.destructive_hint
+    assert tools["change_records"].annotations.destructive_hint  # a batch with a DELETE is destructive
+    secret_record = next(r for r in records if r["tool"] == "create_secret")
+    assert secret_record["params"]["SecretString"] == "***"
+    everything = audit_file.read_text() + json.dumps([r.getMessage() for r in caplog.records])
+    everything += "".join(capfd.readouterr())
+    assert secret_value not in everything
+    assert SECRET_KEY not in everything
+
+
+def _target():
+    from services.base import Target
+
+    return Target()
