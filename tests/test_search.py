@@ -1,0 +1,298 @@
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import catalog.search as search_module
+from catalog.search import OperationHit, OperationIndex, first_sentence, stem
+
+ACCURACY_TABLE = [
+    ("list my s3 buckets", "s3", "ListBuckets"),
+    ("who am i", "sts", "GetCallerIdentity"),
+    ("running ec2 instances", "ec2", "DescribeInstances"),
+    ("read a secret value", "secretsmanager", "GetSecretValue"),
+    ("send a message to a queue", "sqs", "SendMessage"),
+    ("dns records in a hosted zone", "route53", "ListResourceRecordSets"),
+    ("invoke a lambda function", "lambda", "Invoke"),
+    ("set the desired capacity of an autoscaling group", "autoscaling", "SetDesiredCapacity"),
+    ("upload a file to a bucket", "s3", "PutObject"),
+    ("download an object from s3", "s3", "GetObject"),
+    ("delete an s3 bucket", "s3", "DeleteBucket"),
+    ("list objects in a bucket", "s3", "ListObjectsV2"),
+    ("stop an ec2 instance", "ec2", "StopInstances"),
+    ("terminate a virtual machine", "ec2", "TerminateInstances"),
+    ("launch a new server", "ec2", "RunInstances"),
+    ("reboot instances", "ec2", "RebootInstances"),
+    ("create a security group", "ec2", "CreateSecurityGroup"),
+    ("list vpcs", "ec2", "DescribeVpcs"),
+    ("show subnets", "ec2", "DescribeSubnets"),
+    ("list lambda functions", "lambda", "ListFunctions"),
+    ("get an ssm parameter", "ssm", "GetParameter"),
+    ("store a value in parameter store", "ssm", "PutParameter"),
+    ("create a new secret", "secretsmanager", "CreateSecret"),
+    ("list dynamodb tables", "dynamodb", "ListTables"),
+    ("query a dynamodb table", "dynamodb", "Query"),
+    ("put an item into a table", "dynamodb", "PutItem"),
+    ("list iam users", "iam", "ListUsers"),
+    ("create an iam role", "iam", "CreateRole"),
+    ("attach a managed policy to a role", "iam", "AttachRolePolicy"),
+    ("list cloudformation stacks", "cloudformation", "ListStacks"),
+    ("delete a cloudformation stack", "cloudformation", "DeleteStack"),
+    ("search log events", "logs", "FilterLogEvents"),
+    ("list log groups", "logs", "DescribeLogGroups"),
+    ("create a cloudwatch alarm on a metric", "cloudwatch", "PutMetricAlarm"),
+    ("get metric statistics", "cloudwatch", "GetMetricStatistics"),
+    ("list sns topics", "sns", "ListTopics"),
+    ("publish a notification to a topic", "sns", "Publish"),
+    ("create an sqs queue", "sqs", "CreateQueue"),
+    ("list ecs clusters", "ecs", "ListClusters"),
+    ("list eks clusters", "eks", "ListClusters"),
+    ("docker login token for the container registry", "ecr", "GetAuthorizationToken"),
+    ("encrypt data with a kms key", "kms", "Encrypt"),
+    ("list kms keys", "kms", "ListKeys"),
+    ("request a tls certificate", "acm", "RequestCertificate"),
+    ("list load balancers", "elbv2", "DescribeLoadBalancers"),
+    ("show my rds database instances", "rds", "DescribeDBInstances"),
+    ("snapshot a database", "rds", "CreateDBSnapshot"),
+    ("assume a role", "sts", "AssumeRole"),
+    ("list hosted zones", "route53", "ListHostedZones"),
+    ("look up recent api activity in cloudtrail", "cloudtrail", "LookupEvents"),
+    ("start a step function execution", "stepfunctions", "StartExecution"),
+    ("run an athena sql query", "athena", "StartQueryExecution"),
+    ("list images in an ecr repository", "ecr", "ListImages"),
+    ("receive messages from a queue", "sqs", "ReceiveMessage"),
+    ("how much did we spend this month", "ce", "GetCostAndUsage"),
+    ("list cloudfront distributions", "cloudfront", "ListDistributions"),
+    ("invalidate cached files in cloudfront", "cloudfront", "CreateInvalidation"),
+    ("run a shell command on an instance", "ssm", "SendCommand"),
+    ("update lambda function code", "lambda", "UpdateFunctionCode"),
+    ("decrypt a ciphertext", "kms", "Decrypt"),
+    ("scale an autoscaling group", "autoscaling", "UpdateAutoScalingGroup"),
+    ("delete a lambda function", "lambda", "DeleteFunction"),
+    ("list secrets", "secretsmanager", "ListSecrets"),
+    ("rotate a secret", "secretsmanager", "RotateSecret"),
+    ("delete a message from a queue", "sqs", "DeleteMessage"),
+    ("purge all messages in a queue", "sqs", "PurgeQueue"),
+    ("subscribe an email to a topic", "sns", "Subscribe"),
+    ("create an ec2 key pair", "ec2", "CreateKeyPair"),
+    ("allocate an elastic ip", "ec2", "AllocateAddress"),
+    ("describe ebs volumes", "ec2", "DescribeVolumes"),
+    ("create an ebs snapshot", "ec2", "CreateSnapshot"),
+    ("list amis", "ec2", "DescribeImages"),
+    ("open a port in a security group", "ec2", "AuthorizeSecurityGroupIngress"),
+    ("get bucket policy", "s3", "GetBucketPolicy"),
+    ("enable versioning on a bucket", "s3", "PutBucketVersioning"),
+    ("copy an object", "s3", "CopyObject"),
+    ("list ecs services", "ecs", "ListServices"),
+    ("scale an ecs service", "ecs", "UpdateService"),
+    ("describe eks node groups", "eks", "DescribeNodegroup"),
+    ("create a kms key", "kms", "CreateKey"),
+    ("list iam roles", "iam", "ListRoles"),
+    ("create an access key for a user", "iam", "CreateAccessKey"),
+    ("get log events from a log stream", "logs", "GetLogEvents"),
+    ("list cloudwatch alarms", "cloudwatch", "DescribeAlarms"),
+    ("describe target health", "elbv2", "DescribeTargetHealth"),
+    ("list rds snapshots", "rds", "DescribeDBSnapshots"),
+    ("stop an rds database", "rds", "StopDBInstance"),
+    ("get the template of a stack", "cloudformation", "GetTemplate"),
+    ("list ecr repositories", "ecr", "DescribeRepositories"),
+    ("list dynamodb backups", "dynamodb", "ListBackups"),
+    ("get an item from a dynamodb table", "dynamodb", "GetItem"),
+    ("list step function state machines", "stepfunctions", "ListStateMachines"),
+    ("list accounts in my organization", "organizations", "ListAccounts"),
+    ("list certificates", "acm", "ListCertificates"),
+    ("create a dns record", "route53", "ChangeResourceRecordSets"),
+    ("start an ec2 instance", "ec2", "StartInstances"),
+]
+"""Natural-language queries and the operation a person asking them wants."""
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("operation-index")
+
+
+@pytest.fixture(scope="module")
+def index(cache_dir: Path) -> OperationIndex:
+    start = time.perf_counter()
+    built = OperationIndex.load(cache_dir)
+    print(f"\nindex built in {time.perf_counter() - start:.2f}s")
+    return built
+
+
+def _rank(hits: list[OperationHit], service: str, operation: str) -> int | None:
+    found = [(hit.service, hit.operation) for hit in hits]
+    return found.index((service, operation)) if (service, operation) in found else None
+
+
+def test_accuracy_table_meets_top1_and_top3_targets(index: OperationIndex) -> None:
+    ranks = {query: _rank(index.search(query, limit=3), service, op) for query, service, op in ACCURACY_TABLE}
+    top1 = sum(rank == 0 for rank in ranks.values()) / len(ranks)
+    top3 = sum(rank is not None for rank in ranks.values()) / len(ranks)
+    misses = [query for query, rank in ranks.items() if rank is None]
+    print(f"\n{len(ranks)} queries: top-1 {top1:.2f}, top-3 {top3:.2f}; outside top 3: {misses}")
+    assert len(ACCURACY_TABLE) >= 40
+    assert top3 >= 0.9
+    assert top1 >= 0.7
+
+
+def test_cache_file_is_written_once_and_reused(index: OperationIndex, cache_dir: Path) -> None:
+    path = OperationIndex.cache_path(cache_dir)
+    assert path.is_file()
+    builds, mtime = OperationIndex.builds, path.stat().st_mtime_ns
+    reloaded = OperationIndex.load(cache_dir)
+    assert OperationIndex.builds == builds
+    assert path.stat().st_mtime_ns == mtime
+    assert reloaded.search("who am i", limit=1) == index.search("who am i", limit=1)
+
+
+def _cached_data(cache_dir: Path) -> dict:
+    return json.loads(OperationIndex.cache_path(cache_dir).read_text())
+
+
+def _fake_builder(data: dict, calls: list[int]) -> Callable[[], dict]:
+    """Stands in for the seconds-long real build; the data comes from the module's real cache file."""
+
+    def build() -> dict:
+        calls.append(1)
+        return data
+
+    return build
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text[: len(text) // 2],
+        lambda text: "[]",
+        lambda text: text.replace('"fingerprint":"', '"fingerprint":"old', 1),
+        lambda text: text.replace('"botocore":"', '"botocore":"0.', 1),
+        lambda text: json.dumps({**json.loads(text), "docs": []}),
+    ],
+    ids=["truncated", "not-an-object", "other-code", "other-botocore", "damaged-body"],
+)
+def test_corrupt_or_stale_cache_file_is_rebuilt(
+    index: OperationIndex,
+    cache_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    damage: Callable[[str], str],
+) -> None:
+    good = _cached_data(cache_dir)
+    calls: list[int] = []
+    monkeypatch.setattr(search_module, "build_index_data", _fake_builder(good, calls))
+    path = OperationIndex.cache_path(tmp_path)
+    path.write_text(damage(OperationIndex.cache_path(cache_dir).read_text()))
+    rebuilt = OperationIndex.load(tmp_path)
+    assert calls == [1]
+    assert json.loads(path.read_text())["fingerprint"] == good["fingerprint"]
+    assert rebuilt.search("who am i", limit=1)[0].operation == "GetCallerIdentity"
+
+
+def test_cache_file_is_replaced_without_leaving_temporary_files(
+    index: OperationIndex, cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_module, "build_index_data", _fake_builder(_cached_data(cache_dir), []))
+    OperationIndex.load(tmp_path)
+    assert os.listdir(tmp_path) == [OperationIndex.cache_path(tmp_path).name]
+
+
+def test_cache_file_name_carries_the_botocore_version(tmp_path: Path) -> None:
+    name = OperationIndex.cache_path(tmp_path).name
+    assert name == f"operation-index-{search_module.models.botocore_version()}.json"
+
+
+def test_loading_from_the_cache_and_a_first_query_take_under_a_second(index: OperationIndex, cache_dir: Path) -> None:
+    start = time.perf_counter()
+    loaded = OperationIndex.load(cache_dir)
+    loaded_at = time.perf_counter()
+    loaded.search("list my s3 buckets")
+    done = time.perf_counter()
+    print(f"\nload {loaded_at - start:.3f}s, first query {(done - loaded_at) * 1000:.1f}ms")
+    assert done - start < 1.0
+
+
+def test_later_queries_take_milliseconds(index: OperationIndex) -> None:
+    durations = []
+    for query, _, _ in ACCURACY_TABLE:
+        start = time.perf_counter()
+        index.search(query)
+        durations.append(time.perf_counter() - start)
+    durations.sort()
+    median, worst = durations[len(durations) // 2], durations[-1]
+    print(f"\nper query: median {median * 1000:.1f}ms, max {worst * 1000:.1f}ms")
+    assert median < 0.02
+
+
+def test_service_hint_boosts_the_named_service(index: OperationIndex) -> None:
+    assert index.search("list buckets", limit=1)[0].service == "s3"
+    hinted = index.search("list buckets", service_hint="s3control", limit=3)
+    assert [hit.service for hit in hinted] == ["s3control"] * 3
+
+
+@pytest.mark.parametrize("hint", ["ec2", "EC2", "Amazon EC2", "amazon elastic compute cloud"])
+def test_service_hint_accepts_friendly_names(index: OperationIndex, hint: str) -> None:
+    assert {hit.service for hit in index.search("delete", service_hint=hint, limit=5)} == {"ec2"}
+
+
+@pytest.mark.parametrize(
+    "name, service",
+    [
+        ("Secrets Manager", "secretsmanager"),
+        ("Lambda", "lambda"),
+        ("Route 53", "route53"),
+        ("CloudWatch Logs", "logs"),
+        ("DynamoDB", "dynamodb"),
+        ("elbv2", "elbv2"),
+    ],
+)
+def test_friendly_service_names_resolve_to_botocore_names(index: OperationIndex, name: str, service: str) -> None:
+    assert index.resolve_service(name) == service
+
+
+def test_unknown_service_hint_is_ignored(index: OperationIndex) -> None:
+    assert index.search("list buckets", service_hint="no such service") == index.search("list buckets")
+
+
+def test_limit_is_honoured(index: OperationIndex) -> None:
+    assert len(index.search("list", limit=3)) == 3
+    assert len(index.search("list")) == 10
+    assert index.search("list", limit=0) == []
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t", "the of a", "xyzzy qwerty"])
+def test_blank_stopword_or_unknown_queries_return_nothing(index: OperationIndex, query: str) -> None:
+    assert index.search(query) == []
+
+
+def test_hits_carry_plain_text_description_and_class(index: OperationIndex) -> None:
+    hit = index.search("read a secret value", limit=1)[0]
+    assert (hit.service, hit.operation, hit.op_class) == ("secretsmanager", "GetSecretValue", "sensitive")
+    assert hit.description.startswith("Retrieves the contents of the encrypted fields")
+    assert "<" not in hit.description
+    assert hit.score > 0
+
+
+def test_hits_are_ordered_by_score(index: OperationIndex) -> None:
+    scores = [hit.score for hit in index.search("describe instances")]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_first_sentence_skips_notes_and_html() -> None:
+    doc = (
+        "<note> <p>This operation is not supported for directory buckets.</p> </note> "
+        "<p>Returns a list of all buckets owned by the <code>authenticated</code> sender. More text.</p>"
+    )
+    assert first_sentence(doc) == "Returns a list of all buckets owned by the authenticated sender."
+
+
+def test_stem_maps_word_families_together() -> None:
+    assert stem("buckets") == stem("bucket")
+    assert stem("policies") == stem("policy")
+    assert stem("invalidation") == stem("invalidate")
+    assert stem("stopped") == stem("stop")
+    assert stem("amis") == stem("ami")
+    assert stem("s3") == "s3"
