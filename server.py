@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
-from config import ConfigError, Settings, load_settings
+from config import ConfigError, Settings, check_region, load_settings
 from guard.audit import AuditLog
 from guard.confirm import ConfirmationTokens
 from guard.guard import Guard
@@ -175,8 +175,6 @@ async def set_environment(
     if bool(access_key_id) != bool(secret_access_key):
         raise InvalidInput("access_key_id and secret_access_key go together", hint="pass both, or neither")
     if region:
-        from config import check_region
-
         try:
             check_region(region, "region")
         except ConfigError as exc:
