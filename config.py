@@ -77,6 +77,10 @@ class Settings(BaseModel):
     confirmation_ttl_seconds: int = Field(300, alias="AWS_MCP_CONFIRMATION_TTL_SECONDS", ge=10, le=86400)
     auto_approve_destructive: bool = Field(False, alias="AWS_MCP_AUTO_APPROVE_DESTRUCTIVE")
     audit_log: str | None = Field(None, alias="AWS_MCP_AUDIT_LOG")
+    files_root: Path | None = Field(None, alias="AWS_MCP_FILES_ROOT")
+    max_file_bytes: int = Field(50 * 1024 * 1024, alias="AWS_MCP_MAX_FILE_BYTES", ge=1)
+    max_output_bytes: int = Field(50_000, alias="AWS_MCP_MAX_OUTPUT_BYTES", ge=2_000, le=10_000_000)
+    cache_dir: Path | None = Field(None, alias="AWS_MCP_CACHE_DIR")
     accounts: dict[str, AccountAlias] = Field(default_factory=dict, exclude=True)
 
     @field_validator("region")
@@ -106,6 +110,21 @@ class Settings(BaseModel):
                 return value.strip().lower() in TRUE_WORDS
             raise ValueError("must be true or false")
         return value
+
+    @field_validator("files_root")
+    @classmethod
+    def _existing_directory(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_dir():
+            raise ValueError(f"{str(value)!r} is not an existing directory")
+        return value.expanduser().resolve() if value is not None else None
+
+    @property
+    def index_cache_dir(self) -> Path:
+        """Where the operation-search index is cached: AWS_MCP_CACHE_DIR, else the user's cache folder."""
+        if self.cache_dir is not None:
+            return self.cache_dir.expanduser()
+        base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+        return Path(base).expanduser() / "aws-ops-mcp"
 
     def account(self, name: str) -> AccountAlias | None:
         """Aliases are case-insensitive, and `-` matches the `_` of the variable name."""

@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
@@ -20,7 +20,10 @@ from guard.confirm import ConfirmationTokens
 from guard.guard import Guard
 from guard.policy import Policy, PolicyError
 from services.base import AwsClients, AwsExecutor, SessionEnvironment
+from services.commands import AwsCommands
 from services.errors import InvalidInput
+from services.files import LocalFiles
+from services.generic import ApiOptions, ApiResult, GenericApi, OperationMatches, OperationSchema, ValidationReport
 from services.invocation import SessionEnvironments, current
 from services.route53 import ChangeInfo, HostedZoneList, RecordChange, RecordList, RecordType, Route53Manager
 from services.s3 import BucketList, ObjectContent, ObjectDeleted, ObjectList, ObjectWritten, PresignedUrl, S3Manager
@@ -67,6 +70,8 @@ class App:
     secrets: SecretsManager
     route53: Route53Manager
     s3: S3Manager
+    api: GenericApi
+    commands: AwsCommands
 
 
 class OpsServer(MCPServer):
@@ -96,6 +101,8 @@ def build_app(settings: Settings, transport: str = "http") -> App:
         auto_approve=settings.auto_approve_destructive,
     )
     executor = AwsExecutor(clients, guard, settings.max_workers)
+    files = LocalFiles(settings.files_root, settings.max_file_bytes)
+    api = GenericApi(executor, guard, files, settings.max_output_bytes, settings.index_cache_dir)
     return App(
         settings=settings,
         transport=transport,
@@ -108,6 +115,8 @@ def build_app(settings: Settings, transport: str = "http") -> App:
         secrets=SecretsManager(executor),
         route53=Route53Manager(executor),
         s3=S3Manager(executor),
+        api=api,
+        commands=AwsCommands(api),
     )
 
 
@@ -503,6 +512,97 @@ async def presign_url(
 ) -> PresignedUrl:
     """A presigned URL to download (get) or upload (put) one object without credentials."""
     return await app_of(ctx).s3.presign_url(target(account, profile, role_arn, region), bucket, key, method, expires_in)
+
+
+# --- Any AWS operation -----------------------------------------------------------------------------
+
+ServiceName = Annotated[str, Field(description="Service, e.g. ec2, s3, secretsmanager (CLI names work too)")]
+OperationName = Annotated[str, Field(description="Operation, e.g. DescribeInstances or describe-instances")]
+Command = Annotated[
+    str, Field(description="One AWS CLI command, with or without `aws`", min_length=1, max_length=20_000)
+]
+
+
+@tools.tool("Search AWS operations", read_only=True, idempotent=True, open_world=False)
+async def search_operations(
+    ctx: Context,
+    query: Annotated[str, Field(description="The task in plain words", min_length=1, max_length=500)],
+    service_hint: Annotated[str | None, Field(description="Prefer this service, e.g. ec2")] = None,
+    limit: Annotated[int, Field(ge=1, le=50)] = 10,
+) -> OperationMatches:
+    """Find the AWS operation for a task among every service ("list running instances", "who am i"): service,
+    operation, one-line description and class (read, sensitive, write, destructive)."""
+    return await app_of(ctx).api.search(query, service_hint, limit)
+
+
+@tools.tool("Describe an AWS operation", read_only=True, idempotent=True, open_world=False)
+async def get_operation_schema(ctx: Context, service: ServiceName, operation: OperationName) -> OperationSchema:
+    """The JSON Schema of an operation's input, a summary of its output, whether it paginates and its class.
+    Blob members take base64 or {"$path": "<file under the server's files root>"}."""
+    return await app_of(ctx).api.schema(service, operation)
+
+
+class ExecuteOutcome(BaseModel):
+    action: Literal["validate", "invoke"]
+    validation: ValidationReport | None = None
+    response: ApiResult | None = None
+
+
+@tools.tool("Run any AWS operation", destructive=True)
+async def execute(
+    ctx: Context,
+    action: Annotated[Literal["validate", "invoke"], Field(description="validate: check only, no AWS call")],
+    service: ServiceName,
+    operation: OperationName,
+    payload: Annotated[dict[str, Any] | None, Field(description="The operation's parameters (API names)")] = None,
+    options: ApiOptions | None = None,
+    confirmation_token: ConfirmationToken = None,
+    account: Account = None,
+    profile: Profile = None,
+    role_arn: RoleArn = None,
+    region: Region = None,
+) -> ExecuteOutcome:
+    """Validate or invoke any AWS operation (see get_operation_schema for its payload). Paginated results take
+    options.max_items/next_token; options.query filters with JMESPath. Destructive calls need confirmation."""
+    api = app_of(ctx).api
+    where = target(account, profile, role_arn, region)
+    if action == "validate":
+        return ExecuteOutcome(action=action, validation=await api.validate(where, service, operation, payload or {}))
+    options = options or ApiOptions()
+    if options.confirmation_token and not confirmation_token:
+        current().confirmation_token = options.confirmation_token
+    return ExecuteOutcome(action=action, response=await api.invoke(where, service, operation, payload or {}, options))
+
+
+@tools.tool("Run a read-only AWS CLI command", read_only=True, idempotent=True)
+async def execute_aws_read_command(
+    ctx: Context,
+    command: Command,
+    account: Account = None,
+    profile: Profile = None,
+    role_arn: RoleArn = None,
+    region: Region = None,
+) -> ApiResult:
+    """Run an AWS CLI command that only reads, e.g. `ec2 describe-instances --filters Name=instance-state-name,
+    Values=running` or `s3 ls s3://bucket/`. Parsed in-process, no shell; anything but a read is refused."""
+    where = target(account, profile, role_arn, region)
+    return await app_of(ctx).commands.run(command, where, read_only=True)
+
+
+@tools.tool("Run an AWS CLI command", destructive=True)
+async def execute_aws_write_command(
+    ctx: Context,
+    command: Command,
+    confirmation_token: ConfirmationToken = None,
+    account: Account = None,
+    profile: Profile = None,
+    role_arn: RoleArn = None,
+    region: Region = None,
+) -> ApiResult:
+    """Run an AWS CLI command that changes something, e.g. `s3 cp site s3://bucket/ --recursive` or `sqs
+    create-queue --queue-name jobs`, through the guard: destructive commands need confirmation. No shell."""
+    where = target(account, profile, role_arn, region)
+    return await app_of(ctx).commands.run(command, where, read_only=False)
 
 
 # --- Entry point ----------------------------------------------------------------------------------------

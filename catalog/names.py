@@ -102,6 +102,7 @@ def resolve_service(service: str) -> str:
         if key.startswith(prefix) and key[len(prefix) :] in lookup:
             return lookup[key[len(prefix) :]]
     close = difflib.get_close_matches(key, list(lookup), n=5, cutoff=0.75)
+    close = close or difflib.get_close_matches(key, list(lookup), n=3, cutoff=0.6)  # short names: ec3 → ec2
     suggestions = list(dict.fromkeys(lookup[match] for match in close))
     raise UnknownServiceError(_unknown_message(f"Unknown AWS service {service!r}", suggestions))
 

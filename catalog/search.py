@@ -20,6 +20,7 @@ import hashlib
 import heapq
 import html
 import json
+import logging
 import math
 import os
 import re
@@ -32,6 +33,8 @@ from pathlib import Path
 
 from catalog import models
 from guard import classify as classify_module
+
+log = logging.getLogger(__name__)
 
 FORMAT = 2
 K1 = 1.2
@@ -611,7 +614,10 @@ class OperationIndex:
                 pass  # right header, damaged body: rebuild like any other corrupt file
         data = build_index_data()
         cls.builds += 1
-        _write_atomically(path, json.dumps(data, separators=(",", ":")))
+        try:
+            _write_atomically(path, json.dumps(data, separators=(",", ":")))
+        except OSError as error:
+            log.warning("operation index not cached in %s (%s); it will be rebuilt next start", path.parent, error)
         return cls(data)
 
     def resolve_service(self, name: str) -> str | None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from guard.classify import OpClass, classify
 from guard.confirm import ConfirmationTokens, TokenRejected
-from guard.policy import Policy
+from guard.policy import Decision, Policy
 from services.base import AwsCall, AwsClients
 from services.errors import OpsError
 from services.invocation import Invocation, current
@@ -70,12 +70,20 @@ class Guard:
     def classify(self, call: AwsCall) -> OpClass:
         return classify(call.service, call.operation, call.params, self.policy.destructive_patterns(call.target.alias))
 
-    async def run(self, call: AwsCall, execute: Callable[[], Awaitable[T]]) -> T:
-        invocation = current()
+    def decide(self, call: AwsCall) -> tuple[OpClass, Decision]:
+        """The call's class and the policy's decision on it, without running anything."""
         op_class = self.classify(call)
         decision = self.policy.decide(call.service, call.operation, op_class, call.target.alias)
         if decision.allowed and call.target.role_arn:
             decision = self.policy.check_role(call.target.role_arn, call.target.alias)
+        return op_class, decision
+
+    def needs_confirmation(self, op_class: OpClass) -> bool:
+        return op_class is OpClass.DESTRUCTIVE and not self.auto_approve
+
+    async def run(self, call: AwsCall, execute: Callable[[], Awaitable[T]]) -> T:
+        invocation = current()
+        op_class, decision = self.decide(call)
         record: dict[str, Any] = {
             "operation": f"{call.service}:{call.operation}",
             "class": op_class.value,

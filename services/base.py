@@ -302,16 +302,23 @@ class AwsExecutor:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
 
     async def execute(self, call: AwsCall) -> dict[str, Any]:
-        return await self.guard.run(call, lambda: self.run_blocking(self._invoke, call))
+        return await self.run(call, lambda client: _response(getattr(client, call.method)(**call.params)))
+
+    async def run(self, call: AwsCall, work: Callable[[BaseClient], T]) -> T:
+        """Pass `call` through the guard, then run `work` with the target's client in a worker thread.
+
+        `work` makes the call its own way (paginated, streamed, presigned); it must not make others.
+        """
+        return await self.guard.run(
+            call, lambda: self.run_blocking(lambda: work(self.clients.client(call.target, call.service)))
+        )
 
     async def presign(self, call: AwsCall, expires_in: int) -> str:
         """A presigned URL is signed locally, but it grants whatever the call would do: guard it the same."""
-
-        def sign() -> str:
-            client = self.clients.client(call.target, call.service)
-            return client.generate_presigned_url(call.method, Params=dict(call.params), ExpiresIn=expires_in)
-
-        return await self.guard.run(call, lambda: self.run_blocking(sign))
+        return await self.run(
+            call,
+            lambda client: client.generate_presigned_url(call.method, Params=dict(call.params), ExpiresIn=expires_in),
+        )
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking AWS work in a worker thread; failures come back as `OpsError`s."""
@@ -320,11 +327,10 @@ class AwsExecutor:
         except Exception as exc:  # noqa: BLE001 - every failure becomes a tool error, see errors.from_exception
             raise from_exception(exc) from None
 
-    def _invoke(self, call: AwsCall) -> dict[str, Any]:
-        client = self.clients.client(call.target, call.service)
-        response = getattr(client, call.method)(**call.params)
-        response.pop("ResponseMetadata", None)
-        return response
+
+def _response(response: dict[str, Any]) -> dict[str, Any]:
+    response.pop("ResponseMetadata", None)
+    return response
 
 
 class ServiceManager:

@@ -71,10 +71,21 @@ def audit_file(tmp_path: Path) -> Path:
     return tmp_path / "audit.jsonl"
 
 
+@pytest.fixture(scope="session")
+def operation_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One operation-search cache for the session: the index is built (seconds) at most once."""
+    return tmp_path_factory.mktemp("operation-index")
+
+
 @pytest.fixture
-def make_settings(moto_endpoint: str, audit_file: Path):
+def make_settings(moto_endpoint: str, audit_file: Path, operation_index_dir: Path):
     def make(**overrides: str) -> Settings:
-        environment = {**BASE_ENVIRONMENT, "AWS_ENDPOINT_URL": moto_endpoint, "AWS_MCP_AUDIT_LOG": str(audit_file)}
+        environment = {
+            **BASE_ENVIRONMENT,
+            "AWS_ENDPOINT_URL": moto_endpoint,
+            "AWS_MCP_AUDIT_LOG": str(audit_file),
+            "AWS_MCP_CACHE_DIR": str(operation_index_dir),
+        }
         environment.update(overrides)
         return load_settings({k: v for k, v in environment.items() if v is not None}, env_file=None)
 

@@ -317,6 +317,8 @@ EXPECTED_CLASSES = {
     "put_object": "write",
     "delete_object": "destructive",
     "presign_url": "read",
+    "execute_aws_read_command": "read",
+    "execute_aws_write_command": "write",
 }
 
 
@@ -362,6 +364,22 @@ async def test_every_tool_is_audited_without_secrets_and_annotations_match_class
                 ("get_object", {"bucket": "nope", "key": "k"}),
                 ("delete_object", {"bucket": "nope", "key": "k"}),
                 ("presign_url", {"bucket": "b", "key": "k"}),
+                ("search_operations", {"query": "list buckets"}),
+                ("get_operation_schema", {"service": "s3", "operation": "ListBuckets"}),
+                (
+                    "execute",
+                    {
+                        "action": "invoke",
+                        "service": "ssm",
+                        "operation": "PutParameter",
+                        "payload": {"Name": "p", "Value": secret_value, "Type": "SecureString"},
+                    },
+                ),
+                ("execute_aws_read_command", {"command": "s3 ls"}),
+                (
+                    "execute_aws_write_command",
+                    {"command": f"secretsmanager create-secret --name t --secret-string {secret_value}"},
+                ),
             ]
             assert {name for name, _ in calls} == set(tools)
             for name, arguments in calls:

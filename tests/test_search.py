@@ -111,8 +111,8 @@ ACCURACY_TABLE = [
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("operation-index")
+def cache_dir(operation_index_dir: Path) -> Path:
+    return operation_index_dir
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,211 @@
+"""AWS responses as JSON an assistant can read, within a size budget.
+
+`to_json` turns botocore's values into JSON ones: timestamps as ISO 8601, blobs as UTF-8 text
+when they are text and base64 otherwise, streaming bodies read up to a limit. `fit` keeps a
+value under a byte budget by dropping the tail of its largest lists (then shortening its
+longest strings) and says exactly what it dropped, so the caller can narrow the request.
+"""
+
+import base64
+import datetime
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from botocore.response import StreamingBody
+from pydantic import BaseModel, Field
+
+TRUNCATED_TEXT = "…[truncated]"
+_MAX_PASSES = 32
+
+
+class Omission(BaseModel):
+    path: str = Field(description="Where in the result, as a JMESPath-like path")
+    kept: int = Field(description="Items (or characters, for text) kept")
+    total: int = Field(description="Items (or characters) there were")
+
+
+class Truncation(BaseModel):
+    """Present when the result did not fit: what was dropped and how to ask for less."""
+
+    original_bytes: int
+    returned_bytes: int
+    omitted: list[Omission]
+    hint: str
+
+
+CREDENTIAL_FIELDS = re.compile(r"^(secret_?access_?key|session_?token|secret_?key)$", re.IGNORECASE)
+"""Members that hold AWS credential secrets (sts GetSessionToken, iam CreateAccessKey, sso GetRoleCredentials)."""
+MASK = "***"
+
+
+def mask_credentials(value: Any) -> Any:
+    """A copy of a JSON value with credential secrets replaced by `***`: never shown, whatever the call."""
+    if isinstance(value, dict):
+        return {
+            key: MASK if CREDENTIAL_FIELDS.match(key) and item else mask_credentials(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_credentials(item) for item in value]
+    return value
+
+
+def to_json(value: Any, body_limit: int) -> Any:
+    """A JSON-ready copy of a botocore response value."""
+    if isinstance(value, Mapping):
+        return {str(key): to_json(item, body_limit) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(item, body_limit) for item in value]
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, bytes | bytearray):
+        return blob_json(bytes(value))
+    if isinstance(value, StreamingBody):
+        return stream_json(value, body_limit)
+    if isinstance(value, set | frozenset):
+        return [to_json(item, body_limit) for item in sorted(value, key=str)]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def blob_json(data: bytes) -> Any:
+    """Text when the bytes are printable UTF-8, else {"base64": ...}."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(char.isprintable() or char in "\n\r\t" for char in text):
+        return text
+    return {"base64": base64.b64encode(data).decode("ascii")}
+
+
+def stream_json(body: StreamingBody, limit: int) -> Any:
+    """A streaming body read up to `limit` bytes; the rest is left unread and the stream closed."""
+    try:
+        data = body.read(limit + 1)
+    finally:
+        body.close()
+    if len(data) <= limit:
+        return blob_json(data)
+    return {"truncated_body": blob_json(data[:limit]), "bytes_shown": limit, "note": "the body is longer"}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def size_of(value: Any) -> int:
+    return len(dumps(value).encode("utf-8"))
+
+
+@dataclass
+class _Fitter:
+    limit: int
+    omitted: list[Omission] = field(default_factory=list)
+
+    def fit(self, value: Any) -> Any:
+        for _ in range(_MAX_PASSES):
+            overflow = size_of(value) - self.limit
+            if overflow <= 0:
+                return value
+            largest = _largest_container(value, "")
+            if largest is not None and _shrink_list(value, largest, overflow, self.omitted):
+                continue
+            longest = _longest_string(value, "")
+            if longest is None or not _shorten_string(value, longest, overflow, self.omitted):
+                break
+        return value if size_of(value) <= self.limit else {"note": "the result is too large to show"}
+
+
+def fit(value: Any, limit: int, hint: str) -> tuple[Any, Truncation | None]:
+    """`value` within `limit` bytes of JSON, and what was left out (None when nothing was)."""
+    original = size_of(value)
+    if original <= limit:
+        return value, None
+    fitter = _Fitter(limit)
+    fitted = fitter.fit(value)
+    return fitted, Truncation(
+        original_bytes=original, returned_bytes=size_of(fitted), omitted=_merged(fitter.omitted), hint=hint
+    )
+
+
+def _merged(omitted: list[Omission]) -> list[Omission]:
+    by_path: dict[str, Omission] = {}
+    for omission in omitted:
+        earlier = by_path.get(omission.path)
+        by_path[omission.path] = (
+            omission if earlier is None else Omission(path=omission.path, kept=omission.kept, total=earlier.total)
+        )
+    return list(by_path.values())
+
+
+def _children(value: Any, path: str) -> list[tuple[str, Any, Any, Any]]:
+    """(path, parent, key, child) for each child of a container."""
+    if isinstance(value, dict):
+        return [(f"{path}.{key}" if path else str(key), value, key, child) for key, child in value.items()]
+    if isinstance(value, list):
+        return [(f"{path}[{index}]", value, index, child) for index, child in enumerate(value)]
+    return []
+
+
+def _largest_container(value: Any, path: str) -> tuple[str, Any, Any] | None:
+    """(path, parent, key) of the largest list with more than one item, by JSON size."""
+    best: tuple[int, str, Any, Any] | None = None
+    stack = _children(value, path)
+    while stack:
+        child_path, parent, key, child = stack.pop()
+        if isinstance(child, list) and len(child) > 1:
+            size = size_of(child)
+            if best is None or size > best[0]:
+                best = (size, child_path, parent, key)
+        stack.extend(_children(child, child_path))
+    if isinstance(value, list) and len(value) > 1 and (best is None or size_of(value) >= best[0]):
+        return (path or "@", None, None)
+    return best[1:] if best else None
+
+
+def _shrink_list(root: Any, where: tuple[str, Any, Any], overflow: int, omitted: list[Omission]) -> bool:
+    path, parent, key = where
+    items = root if parent is None else parent[key]
+    total = len(items)
+    sizes = [size_of(item) + 1 for item in items]
+    drop, freed = 0, 0
+    while drop < total - 1 and freed < overflow:
+        drop += 1
+        freed += sizes[total - drop]
+    if drop == 0:
+        return False
+    del items[total - drop :]
+    omitted.append(Omission(path=path, kept=len(items), total=total))
+    return True
+
+
+def _longest_string(value: Any, path: str) -> tuple[str, Any, Any] | None:
+    best: tuple[int, str, Any, Any] | None = None
+    stack = _children(value, path)
+    while stack:
+        child_path, parent, key, child = stack.pop()
+        long_enough = isinstance(child, str) and len(child) > len(TRUNCATED_TEXT) * 2
+        if long_enough and (best is None or len(child) > best[0]):
+            best = (len(child), child_path, parent, key)
+        stack.extend(_children(child, child_path))
+    return best[1:] if best else None
+
+
+def _shorten_string(root: Any, where: tuple[str, Any, Any], overflow: int, omitted: list[Omission]) -> bool:
+    path, parent, key = where
+    text: str = parent[key]
+    encoded = text.encode("utf-8")
+    target = max(0, len(encoded) - overflow - len(TRUNCATED_TEXT.encode("utf-8")) - 8)
+    kept = encoded[:target].decode("utf-8", errors="ignore")
+    parent[key] = kept + TRUNCATED_TEXT
+    earlier = next((o for o in omitted if o.path == path), None)
+    omitted.append(Omission(path=path, kept=len(kept), total=earlier.total if earlier else len(text)))
+    return True
