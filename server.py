@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import Tool as MCPTool
 from pydantic import BaseModel, Field
 
 from config import ConfigError, Settings, check_region, load_settings
@@ -49,7 +50,7 @@ from services.sts import (
 from services.sts import (
     list_profiles as read_profiles,
 )
-from tooling import Account, ConfirmationToken, Profile, Region, RoleArn, ToolRegistry, target
+from tooling import Account, ConfirmationToken, Profile, Region, RoleArn, ToolRegistry, target, without_titles
 
 log = logging.getLogger("aws_ops_mcp")
 tools = ToolRegistry()
@@ -85,6 +86,21 @@ class OpsServer(MCPServer):
             log_level=app.settings.log_level,
         )
         self.app = app
+        self._listed: list[MCPTool] | None = None
+
+    async def list_tools(self) -> list[MCPTool]:
+        """The tools, with schemas compacted once: every client pays for this list in its context window."""
+        if self._listed is None:
+            self._listed = [
+                tool.model_copy(
+                    update={
+                        "input_schema": without_titles(tool.input_schema),
+                        "output_schema": without_titles(tool.output_schema) if tool.output_schema else None,
+                    }
+                )
+                for tool in await super().list_tools()
+            ]
+        return self._listed
 
 
 def app_of(ctx: Context) -> App:

@@ -85,6 +85,23 @@ class ToolRegistry:
             )
 
 
+_SCHEMA_MAPS = frozenset({"properties", "$defs", "patternProperties"})
+
+
+def without_titles(schema: Any, in_map: bool = False) -> Any:
+    """A JSON Schema without pydantic's generated `title`s (a sixth of tools/list, read by no client).
+
+    Keys of `properties` and `$defs` are names, not keywords: a property called "title" stays.
+    """
+    if isinstance(schema, dict):
+        if in_map:
+            return {name: without_titles(value) for name, value in schema.items()}
+        return {key: without_titles(value, key in _SCHEMA_MAPS) for key, value in schema.items() if key != "title"}
+    if isinstance(schema, list):
+        return [without_titles(item) for item in schema]
+    return schema
+
+
 def session_key(ctx: Context | None, transport: str) -> str | None:
     """The MCP session a call belongs to, or None on stateless HTTP (2026-07-28 requests)."""
     if transport == "stdio":

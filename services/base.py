@@ -113,7 +113,7 @@ class AwsClients:
         self.settings = settings
         self._clock = clock or (lambda: datetime.now(tzlocal()))
         self._lock = threading.RLock()
-        self._session = botocore.session.Session()
+        self._session = self._pinned(botocore.session.Session())
         self._profile_sessions: dict[str, botocore.session.Session] = {}
         self._role_credentials: dict[tuple[str, str, str | None], DeferredRefreshableCredentials] = {}
         self._clients: OrderedDict[tuple[str, str | None, str, str], BaseClient] = OrderedDict()
@@ -254,7 +254,7 @@ class AwsClients:
         with self._lock:
             session = self._profile_sessions.get(profile)
             if session is None:
-                session = botocore.session.Session(profile=profile)
+                session = self._pinned(botocore.session.Session(profile=profile))
                 if profile not in session.available_profiles:
                     raise CredentialsError(
                         f"profile {profile!r} is not in the AWS config or credentials files",
@@ -264,6 +264,19 @@ class AwsClients:
                 session.register_component("data_loader", self._session.get_component("data_loader"))
                 self._profile_sessions[profile] = session
             return session
+
+    def _pinned(self, session: botocore.session.Session) -> botocore.session.Session:
+        """Make AWS_ENDPOINT_URL apply to the clients botocore creates by itself, too.
+
+        A profile with role_arn/source_profile, SSO, or web identity makes botocore create its own
+        STS/SSO clients through `session.create_client` while resolving credentials; without this they
+        would ignore an endpoint that came from `.env` (and reach AWS from the sandbox or the tests).
+        """
+        endpoint = self.settings.endpoint_url
+        if endpoint is not None:
+            create = session.create_client
+            session.create_client = lambda *args, **kwargs: create(*args, **{"endpoint_url": endpoint, **kwargs})
+        return session
 
     def _profile_region(self, profile: str) -> str | None:
         return self._profile_session(profile).get_config_variable("region")

@@ -75,10 +75,12 @@ class LocalFiles:
     def read(self, path: str) -> bytes:
         resolved = self.resolve(path)
         fd = self._open(path, resolved, os.O_RDONLY)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise LocalFileRefused(f"local path {path!r} is {kind}, not a file")
         with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise LocalFileRefused(f"local file {path!r} is not a regular file")
             self._check_size(path, info.st_size)
             data = handle.read(self.max_bytes + 1)
         self._check_size(path, len(data))
@@ -128,8 +130,6 @@ class LocalFiles:
         """Write a new or replaced file under the root; never through a symlink. Returns the size."""
         resolved = self.resolve(path)
         resolved.parent.mkdir(parents=True, exist_ok=True)
-        if not resolved.parent.resolve().is_relative_to(self.root or resolved.parent):
-            raise LocalFileRefused(f"local file {path!r} leads outside the files root")
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         fd = self._open(path, resolved, flags)
         written = 0
@@ -150,7 +150,7 @@ class LocalFiles:
         except OSError as error:
             raise LocalFileRefused(f"local file {path!r} cannot be opened: {error.strerror}") from None
         opened = self._real_path(fd)
-        if opened is not None and not opened.is_relative_to(self.root or opened):
+        if opened is not None and self.root is not None and not opened.is_relative_to(self.root):
             os.close(fd)
             raise LocalFileRefused(f"local file {path!r} leads outside the files root (through a symlink)")
         return fd

@@ -1,6 +1,8 @@
 """execute_aws_read_command and execute_aws_write_command: AWS CLI syntax, in-process, through the guard."""
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -211,3 +213,21 @@ async def test_credential_minting_through_the_write_tool_masks_the_secrets(clien
 async def test_commands_need_a_files_root_for_local_paths(client):
     error = await fails(client, "execute_aws_write_command", command="s3 cp notes.txt s3://bucket/")
     assert error["code"] == "command_refused" and "not enabled" in error["message"]
+
+
+async def test_profile_in_the_command_selects_the_credentials(client):
+    config, credentials = Path(os.environ["AWS_CONFIG_FILE"]), Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"])
+    role = f"arn:aws:iam::{PROD_ACCOUNT}:role/ops"
+    config.write_text(f"[profile ops]\nregion = eu-central-1\nrole_arn = {role}\nsource_profile = base\n")
+    credentials.write_text("[base]\naws_access_key_id = AKIABASEPROFILE00001\naws_secret_access_key = base-secret\n")
+    try:
+        identity = await read(client, "sts get-caller-identity --profile ops")
+        conflict = await fails(
+            client, "execute_aws_read_command", command="sts get-caller-identity --profile ops", profile="dev"
+        )
+    finally:
+        config.unlink()
+        credentials.unlink()
+    assert identity["result"]["Account"] == PROD_ACCOUNT
+    assert identity["target"] == {"account": None, "profile": "ops", "role_arn": None, "region": "eu-central-1"}
+    assert conflict["code"] == "command_refused" and "--profile ops" in conflict["message"]

@@ -26,6 +26,12 @@ async def invoke(client, service: str, operation: str, payload: dict | None = No
     return outcome["response"]
 
 
+async def invoke_fails(client, service: str, operation: str, payload: dict | None = None, **arguments) -> dict:
+    return await fails(
+        client, "execute", action="invoke", service=service, operation=operation, payload=payload or {}, **arguments
+    )
+
+
 async def validate(client, service: str, operation: str, payload: dict, **arguments) -> dict:
     outcome = await ok(
         client, "execute", action="validate", service=service, operation=operation, payload=payload, **arguments
@@ -59,7 +65,7 @@ async def test_schema_accepts_cli_spelling_and_says_class_and_paging(client):
 async def test_unknown_operation_is_a_clear_error_with_suggestions(client):
     error = await fails(client, "get_operation_schema", service="s3", operation="list-object")
     assert error["code"] == "unknown_operation" and "ListObjects" in error["message"]
-    error = await fails(client, "execute", action="invoke", service="ec3", operation="DescribeInstances")
+    error = await invoke_fails(client, "ec3", "DescribeInstances")
     assert error["code"] == "unknown_operation" and "ec2" in error["message"]
 
 
@@ -96,9 +102,7 @@ async def test_validate_reports_a_policy_denial(make_settings):
             report = await validate(client, "sqs", "CreateQueue", {"QueueName": "q"})
             assert (report["valid"], report["policy"]) == (False, "deny")
             assert "AWS_MCP_READ_ONLY" in report["policy_rule"]
-            error = await fails(
-                client, "execute", action="invoke", service="sqs", operation="CreateQueue", payload={"QueueName": "q"}
-            )
+            error = await invoke_fails(client, "sqs", "CreateQueue", {"QueueName": "q"})
             assert error["code"] == "policy_denied"
 
 
@@ -112,14 +116,7 @@ async def test_invoke_s3_round_trip_with_base64_bodies(client):
     assert written["op_class"] == "write" and written["result"]["ETag"]
     read = await invoke(client, "s3", "get-object", {"Bucket": "data", "Key": "a.txt"})
     assert read["result"]["Body"] == "hello from execute" and read["result"]["ContentLength"] == 18
-    error = await fails(
-        client,
-        "execute",
-        action="invoke",
-        service="s3",
-        operation="PutObject",
-        payload={"Bucket": "data", "Key": "b", "Body": "not base64!"},
-    )
+    error = await invoke_fails(client, "s3", "PutObject", {"Bucket": "data", "Key": "b", "Body": "not base64!"})
     assert error["code"] == "invalid_input" and "Body" in error["message"]
 
 
@@ -196,9 +193,7 @@ async def test_invoke_iam_in_another_account_and_sns(client):
 async def test_destructive_invoke_needs_confirmation_through_options(client):
     await invoke(client, "sqs", "CreateQueue", {"QueueName": "old"})
     url = (await invoke(client, "sqs", "GetQueueUrl", {"QueueName": "old"}))["result"]["QueueUrl"]
-    asked = await fails(
-        client, "execute", action="invoke", service="sqs", operation="DeleteQueue", payload={"QueueUrl": url}
-    )
+    asked = await invoke_fails(client, "sqs", "DeleteQueue", {"QueueUrl": url})
     assert asked["code"] == "confirmation_required" and "sqs DeleteQueue" in asked["action"]
     assert (await invoke(client, "sqs", "ListQueues"))["result"]["QueueUrls"] == [url]
     await invoke(
@@ -229,15 +224,7 @@ async def test_pagination_pages_with_max_items_and_next_token(client):
     assert pages == 3 and keys == [f"k{i:03}" for i in range(25)]
     manual = await invoke(client, "s3", "ListObjectsV2", {"Bucket": "many", "MaxKeys": 5})
     assert len(manual["result"]["Contents"]) == 5 and manual["result"]["IsTruncated"] is True
-    error = await fails(
-        client,
-        "execute",
-        action="invoke",
-        service="s3",
-        operation="PutObject",
-        payload={"Bucket": "many", "Key": "x"},
-        options={"max_items": 3},
-    )
+    error = await invoke_fails(client, "s3", "PutObject", {"Bucket": "many", "Key": "x"}, options={"max_items": 3})
     assert "does not paginate" in error["message"]
 
 
@@ -353,5 +340,5 @@ async def test_without_a_files_root_no_local_file_is_read(client):
     payload = {"Bucket": "b", "Key": "k", "Body": {"$path": "x"}}
     report = await validate(client, "s3", "PutObject", payload)
     assert report["valid"] is False and "not enabled" in report["errors"][0]
-    error = await fails(client, "execute", action="invoke", service="s3", operation="PutObject", payload=payload)
+    error = await invoke_fails(client, "s3", "PutObject", payload)
     assert error["code"] == "local_file_refused" and "AWS_MCP_FILES_ROOT" in error["hint"]

@@ -1,6 +1,7 @@
 """Every curated tool, driven over streamable HTTP by the MCP SDK's client against moto."""
 
 import base64
+import json
 import urllib.request
 
 import pytest
@@ -18,6 +19,7 @@ async def test_tools_list_declares_output_schemas_and_annotations(client):
         assert tool.output_schema is not None, tool.name
         assert tool.description and len(tool.description) < 400, tool.name
         assert tool.annotations is not None
+        assert "title" not in json.dumps([tool.input_schema, tool.output_schema]), tool.name
     assert tools["list_secrets"].annotations.read_only_hint is True
     assert tools["delete_secret"].annotations.destructive_hint is True
     assert "confirmation_token" in tools["delete_secret"].input_schema["properties"]
