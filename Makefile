@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run run-stdio test lint bench clean
+.PHONY: run run-stdio test lint bench docker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench
+
+docker:
+	docker build -t aws-ops-mcp .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""The HTTP surface: streamable HTTP at /mcp (and /), SSE at /sse + /messages/, /healthz, bearer auth."""
+"""The HTTP surface: streamable HTTP at /mcp (and /), SSE at /sse + /messages/, /healthz, /readyz, bearer auth."""
 
 import hmac
 import ipaddress
@@ -16,11 +16,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config import ConfigError, Settings
 
-OPEN_PATHS = frozenset({"/healthz"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 class BearerAuth:
-    """Every path but /healthz needs `Authorization: Bearer <token>`; compared in constant time."""
+    """Every path but /healthz and /readyz needs `Authorization: Bearer <token>`; compared in constant time."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
@@ -82,9 +82,16 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "name": server.name, "uptime_seconds": round(time.time() - started, 1)})
 
+    async def readyz(request: Request) -> JSONResponse:
+        """Ready while the MCP session manager runs: after startup, until shutdown begins."""
+        if request.app.state.ready:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not ready"}, status_code=503)
+
     mcp_route = next(r for r in streamable.routes if getattr(r, "path", None) == "/mcp")
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         mcp_route,
         Route("/", mcp_route.endpoint, methods=["GET", "POST", "DELETE"]),  # type: ignore[attr-defined]
         *[r for r in sse.routes if getattr(r, "path", None) in ("/sse", "/messages")],
@@ -93,9 +100,14 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with server.session_manager.run():
-            yield
+            app.state.ready = True
+            try:
+                yield
+            finally:
+                app.state.ready = False
 
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.ready = False
     if settings.auth_token:
         app.add_middleware(BearerAuth, token=settings.auth_token)
     return app

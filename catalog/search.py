@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import re
+import sys
 import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -598,6 +599,9 @@ class OperationIndex:
             for term, flat in self._postings.items()
         }
 
+    def __len__(self) -> int:
+        return len(self._doc_operations)
+
     @classmethod
     def cache_path(cls, cache_dir: Path) -> Path:
         return Path(cache_dir) / f"operation-index-{models.botocore_version()}.json"
@@ -712,3 +716,17 @@ class OperationIndex:
             self._classes[self._doc_classes[doc_id]],
             round(score, 4),
         )
+
+
+def main(argv: list[str]) -> int:
+    """`python -m catalog.search DIR`: build the index into DIR (the image does this at build time)."""
+    if len(argv) != 1:
+        print("usage: python -m catalog.search <cache-dir>", file=sys.stderr)
+        return 2
+    index = OperationIndex.load(Path(argv[0]))
+    print(f"operation index: {len(index)} operations, {OperationIndex.cache_path(Path(argv[0]))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from mcp import StdioServerParameters
 
+from http_app import build_http_app
+from server import create_server
 from tests.conftest import ACCESS_KEY, SECRET_KEY, connect, serve
 from tests.helpers import ok
 
@@ -40,10 +42,39 @@ def post(url: str, body: dict, headers: dict | None = None) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def test_healthz_answers_json(served):
+def test_healthz_and_readyz_answer_json(served):
     with urllib.request.urlopen(f"{served.url}/healthz") as response:
         assert response.status == 200
         assert json.loads(response.read())["status"] == "ok"
+    with urllib.request.urlopen(f"{served.url}/readyz") as response:
+        assert json.loads(response.read()) == {"status": "ready"}
+
+
+async def asgi_get(app, path: str) -> int:
+    """GET `path` straight through the ASGI app, outside any server (so outside its lifespan)."""
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b""}
+    scope |= {"headers": [], "scheme": "http", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1)}
+    await app(scope | {"root_path": "", "http_version": "1.1"}, receive, send)
+    return next(m["status"] for m in sent if m["type"] == "http.response.start")
+
+
+async def test_readyz_is_ready_only_while_the_session_manager_runs_and_needs_no_token(make_settings):
+    settings = make_settings(MCP_AUTH_TOKEN="s3cret-token-for-tests")
+    app = build_http_app(create_server(settings), settings, "127.0.0.1")
+    assert await asgi_get(app, "/readyz") == 503
+    async with app.router.lifespan_context(app):
+        assert await asgi_get(app, "/readyz") == 200
+        assert await asgi_get(app, "/healthz") == 200
+        assert await asgi_get(app, "/mcp") == 401
+    assert await asgi_get(app, "/readyz") == 503
 
 
 def test_json_rpc_posted_to_root_is_served_like_mcp(served):
