@@ -161,3 +161,8 @@ async def test_stdio_serves_tools_and_set_environment_sets_the_process_variables
         await ok(client, "create_secret", name="stdio-secret", secret_string="v")
         arn = (await ok(client, "describe_secret", secret_id="stdio-secret"))["arn"]
         assert arn.split(":")[3] == "eu-west-1"
+        # awscli parses in this process, whose stdout is the protocol: nothing it prints may reach it
+        refused = await client.call_tool("execute_aws_read_command", {"command": "s3 ls --no-such-option"})
+        assert refused.is_error and "Unknown options" in refused.content[0].text
+        listed = await ok(client, "execute_aws_read_command", command="secretsmanager list-secrets")
+        assert [secret["Name"] for secret in listed["result"]["SecretList"]] == ["stdio-secret"]
