@@ -10,8 +10,7 @@ import base64
 import datetime
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -105,38 +104,31 @@ def size_of(value: Any) -> int:
     return len(dumps(value).encode("utf-8"))
 
 
-@dataclass
-class _Fitter:
-    limit: int
-    omitted: list[Omission] = field(default_factory=list)
-
-    def fit(self, value: Any) -> Any:
-        for _ in range(_MAX_PASSES):
-            overflow = size_of(value) - self.limit
-            if overflow <= 0:
-                return value
-            largest = _largest_container(value, "")
-            if largest is not None and _shrink_list(value, largest, overflow, self.omitted):
-                continue
-            longest = _longest_string(value, "")
-            if longest is None or not _shorten_string(value, longest, overflow, self.omitted):
-                break
-        return value if size_of(value) <= self.limit else {"note": "the result is too large to show"}
-
-
 def fit(value: Any, limit: int, hint: str) -> tuple[Any, Truncation | None]:
-    """`value` within `limit` bytes of JSON, and what was left out (None when nothing was)."""
+    """`value` within `limit` bytes of JSON, and what was left out (None when nothing was). Trims in place."""
     original = size_of(value)
     if original <= limit:
         return value, None
-    fitter = _Fitter(limit)
-    fitted = fitter.fit(value)
-    return fitted, Truncation(
-        original_bytes=original, returned_bytes=size_of(fitted), omitted=_merged(fitter.omitted), hint=hint
+    omitted: list[Omission] = []
+    for _ in range(_MAX_PASSES):
+        overflow = size_of(value) - limit
+        if overflow <= 0:
+            break
+        longest_list = _largest(value, _list_size)
+        if longest_list is not None and _shrink_list(value, longest_list, overflow, omitted):
+            continue
+        longest_text = _largest(value, _text_length)
+        if longest_text is None or not _shorten_string(longest_text, overflow, omitted):
+            break
+    if size_of(value) > limit:
+        value = {"note": "the result is too large to show"}
+    return value, Truncation(
+        original_bytes=original, returned_bytes=size_of(value), omitted=_merged(omitted), hint=hint
     )
 
 
 def _merged(omitted: list[Omission]) -> list[Omission]:
+    """One entry a path: what was kept in the end, out of what there was at first."""
     by_path: dict[str, Omission] = {}
     for omission in omitted:
         earlier = by_path.get(omission.path)
@@ -155,20 +147,28 @@ def _children(value: Any, path: str) -> list[tuple[str, Any, Any, Any]]:
     return []
 
 
-def _largest_container(value: Any, path: str) -> tuple[str, Any, Any] | None:
-    """(path, parent, key) of the largest list with more than one item, by JSON size."""
+def _largest(value: Any, measure: Callable[[Any], int | None]) -> tuple[str, Any, Any] | None:
+    """(path, parent, key) of the part of `value` that measures largest (parent None: `value` itself).
+
+    `measure` gives None for parts that are not candidates.
+    """
     best: tuple[int, str, Any, Any] | None = None
-    stack = _children(value, path)
+    stack: list[tuple[str, Any, Any, Any]] = [("@", None, None, value)]
     while stack:
-        child_path, parent, key, child = stack.pop()
-        if isinstance(child, list) and len(child) > 1:
-            size = size_of(child)
-            if best is None or size > best[0]:
-                best = (size, child_path, parent, key)
-        stack.extend(_children(child, child_path))
-    if isinstance(value, list) and len(value) > 1 and (best is None or size_of(value) >= best[0]):
-        return (path or "@", None, None)
+        path, parent, key, node = stack.pop()
+        size = measure(node)
+        if size is not None and (best is None or size > best[0]):
+            best = (size, path, parent, key)
+        stack.extend(_children(node, "" if parent is None else path))
     return best[1:] if best else None
+
+
+def _list_size(node: Any) -> int | None:
+    return size_of(node) if isinstance(node, list) and len(node) > 1 else None
+
+
+def _text_length(node: Any) -> int | None:
+    return len(node) if isinstance(node, str) and len(node) > len(TRUNCATED_TEXT) * 2 else None
 
 
 def _shrink_list(root: Any, where: tuple[str, Any, Any], overflow: int, omitted: list[Omission]) -> bool:
@@ -187,25 +187,14 @@ def _shrink_list(root: Any, where: tuple[str, Any, Any], overflow: int, omitted:
     return True
 
 
-def _longest_string(value: Any, path: str) -> tuple[str, Any, Any] | None:
-    best: tuple[int, str, Any, Any] | None = None
-    stack = _children(value, path)
-    while stack:
-        child_path, parent, key, child = stack.pop()
-        long_enough = isinstance(child, str) and len(child) > len(TRUNCATED_TEXT) * 2
-        if long_enough and (best is None or len(child) > best[0]):
-            best = (len(child), child_path, parent, key)
-        stack.extend(_children(child, child_path))
-    return best[1:] if best else None
-
-
-def _shorten_string(root: Any, where: tuple[str, Any, Any], overflow: int, omitted: list[Omission]) -> bool:
+def _shorten_string(where: tuple[str, Any, Any], overflow: int, omitted: list[Omission]) -> bool:
     path, parent, key = where
+    if parent is None:
+        return False
     text: str = parent[key]
     encoded = text.encode("utf-8")
     target = max(0, len(encoded) - overflow - len(TRUNCATED_TEXT.encode("utf-8")) - 8)
     kept = encoded[:target].decode("utf-8", errors="ignore")
     parent[key] = kept + TRUNCATED_TEXT
-    earlier = next((o for o in omitted if o.path == path), None)
-    omitted.append(Omission(path=path, kept=len(kept), total=earlier.total if earlier else len(text)))
+    omitted.append(Omission(path=path, kept=len(kept), total=len(text)))
     return True
