@@ -15,7 +15,7 @@ from guard.classify import OpClass
 from services.base import AwsCall, Target
 from services.errors import InvalidInput
 from services.generic import DEFAULT_MAX_ITEMS, ApiResult, GenericApi, Pagination, compile_query
-from services.payload import PATH_KEY, prepare
+from services.payload import PATH_KEY
 from services.s3_transfers import S3Transfers
 
 
@@ -52,16 +52,13 @@ class AwsCommands:
                 raise NotARead(f"{call.service} {call.operation} is classed {op_class.value}, not read")
         model = operation_model(call.service, call.operation)
         params = self._relative_paths(params)
-        prepared = await self.api.executor.in_thread(
-            lambda: prepare(model.input_shape, params, self.api.files, base64_blobs=False)
-        )
         pagination = None
         if parsed.paginate:
             pagination = Pagination(
                 config.get("MaxItems") or DEFAULT_MAX_ITEMS, config.get("StartingToken"), config.get("PageSize")
             )
         query = compile_query(parsed.output_query)
-        return await self.api.run(resolved, model, prepared.params, pagination, query, prepared.files)
+        return await self.api.run(resolved, model, params, pagination, query, base64_blobs=False)
 
     def _parse(self, command: str) -> Any:
         cli = _cli()

@@ -237,9 +237,8 @@ class GenericApi(ServiceManager):
         folder = self._folder_upload(service, operation, payload)
         if folder is not None:
             return await self._put_folder(resolved, payload, folder, options)
-        prepared = await self.executor.in_thread(lambda: prepare(model.input_shape, payload, self.files))
-        pagination = self.pagination(service, operation, prepared.params, options)
-        return await self.run(resolved, model, prepared.params, pagination, query, local_files=prepared.files)
+        pagination = self.pagination(service, operation, payload, options)
+        return await self.run(resolved, model, payload, pagination, query)
 
     def pagination(
         self, service: str, operation: str, params: dict[str, Any], options: ApiOptions
@@ -267,12 +266,18 @@ class GenericApi(ServiceManager):
         self,
         target: ResolvedTarget,
         model: OperationModel,
-        params: dict[str, Any],
+        payload: dict[str, Any],
         pagination: Pagination | None,
         query: jmespath.parser.ParsedResult | None,
-        local_files: list[str] | None = None,
+        *,
+        base64_blobs: bool = True,
         summary: str | None = None,
     ) -> ApiResult:
+        """Prepare the payload (see services.payload), then one guarded call; the result as JSON, fitted."""
+        prepared = await self.executor.in_thread(
+            lambda: prepare(model.input_shape, payload, self.files, base64_blobs=base64_blobs)
+        )
+        params = prepared.params
         service, operation = model.service_model.service_name, model.name
         call = AwsCall(target, service, operation, params, summary or describe_call(service, operation, params))
         response, next_token, filled = await self.executor.run(
@@ -289,7 +294,7 @@ class GenericApi(ServiceManager):
             next_token=next_token,
             truncation=truncation,
             idempotency_tokens=filled or None,
-            local_files=local_files or None,
+            local_files=prepared.files or None,
         )
 
     def _call(
@@ -341,8 +346,7 @@ class GenericApi(ServiceManager):
             guessed, _ = mimetypes.guess_type(file.relative)
             if "ContentType" not in payload and guessed:
                 item["ContentType"] = guessed
-            prepared = await self.executor.in_thread(lambda item=item: prepare(model.input_shape, item, self.files))
-            response = await self.run(target, model, prepared.params, None, None)
+            response = await self.run(target, model, item, None, None)
             uploaded.append({"key": item["Key"], "size": file.size, "etag": response.result.get("ETag")})
         return ApiResult(
             service="s3",

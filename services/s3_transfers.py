@@ -19,7 +19,6 @@ from catalog.models import operation_model
 from services.base import AwsCall, ResolvedTarget
 from services.errors import InvalidInput
 from services.generic import ApiResult, GenericApi, Pagination
-from services.payload import prepare
 
 MAX_OBJECTS = 1_000
 """Objects one cp or rm command handles; narrow the prefix or filters beyond that."""
@@ -298,10 +297,7 @@ class S3Transfers:
         summary: str | None = None,
     ) -> ApiResult:
         model = operation_model("s3", operation)
-        prepared = await self.api.executor.in_thread(
-            lambda: prepare(model.input_shape, params, self.files, base64_blobs=False)
-        )
-        return await self.api.run(target, model, prepared.params, pagination, None, prepared.files, summary=summary)
+        return await self.api.run(target, model, params, pagination, None, base64_blobs=False, summary=summary)
 
     async def _nothing(self, target: ResolvedTarget, operation: str, note: str) -> ApiResult:
         return ApiResult(
