@@ -28,6 +28,8 @@ WORKDIR /app
 COPY *.py policy.yaml ./
 COPY catalog/ catalog/
 COPY guard/ guard/
+COPY core/ core/
+COPY generic/ generic/
 COPY services/ services/
 # Bytecode compiled and the operation-search index built at build time: the root filesystem is
 # read-only in Kubernetes, and each new pod would otherwise spend seconds building the index.

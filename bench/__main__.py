@@ -20,10 +20,11 @@ from mcp import Client, StdioServerParameters
 from mcp.server.mcpserver import MCPServer
 
 from config import load_settings
+from core.calls import Target
+from generic.tools import GenericTools
 from http_app import build_http_app
 from sandbox import free_port, start_moto
 from server import create_server
-from services.base import Target
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "200"))
@@ -97,7 +98,7 @@ async def search_rows(environment: dict[str, str]) -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as cache:
         settings = load_settings({**environment, "AWS_MCP_CACHE_DIR": cache}, env_file=None)
         started = time.perf_counter()
-        create_server(settings).app.api.index()
+        create_server(settings).app.provider(GenericTools).index()
         rows.append(("operation index build, no cache (once per botocore version)", f"{_ms(started)} ms"))
         with served(build_http_app(create_server(settings), settings, "127.0.0.1")) as url:
             async with Client(f"{url}/mcp") as client:

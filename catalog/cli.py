@@ -5,7 +5,7 @@ gives the same service, operation and parameters `aws` would send, because the a
 shorthand syntax, JSON handling and customizations all come from the installed `awscli`. Nothing
 is executed: the parser stops where the CLI would call the service.
 
-Before any of that, the raw text is checked, and refused with `CommandRefused` saying why, when:
+Before any of that, the raw text is checked, and refused with `ParseRefused` saying why, when:
 
 - it uses shell syntax: `;`, `|`, `&`, `<`, `>` outside quotes; command substitution (`$(...)`,
   backticks) or variable expansion (`$NAME`) outside single quotes; any control character such
@@ -75,7 +75,7 @@ if "awscli" in Path(botocore.__file__).parts:
     )
 
 
-class CommandRefused(ValueError):
+class ParseRefused(ValueError):
     """The command was not parsed; the message says why, quoting only what was typed."""
 
 
@@ -144,7 +144,7 @@ _NAME_START = re.compile(r"[A-Za-z_{]")
 def _refuse_shell_syntax(command: str) -> None:
     """Refuse what a shell would interpret, using POSIX quoting rules to tell text from syntax."""
     if any((ord(char) < 32 and char != "\t") or ord(char) == 127 for char in command):
-        raise CommandRefused("Shell syntax is not supported: the command contains a newline or control character.")
+        raise ParseRefused("Shell syntax is not supported: the command contains a newline or control character.")
     quote: str | None = None
     index = 0
     while index < len(command):
@@ -156,12 +156,12 @@ def _refuse_shell_syntax(command: str) -> None:
             index += 2
             continue
         elif char == "`" or command.startswith("$(", index):
-            raise CommandRefused(
+            raise ParseRefused(
                 "Shell syntax is not supported: command substitution ($(...) or backticks) is only "
                 "allowed as plain text inside single quotes."
             )
         elif char == "$" and _NAME_START.match(command, index + 1):
-            raise CommandRefused(
+            raise ParseRefused(
                 "Shell syntax is not supported: variables are not expanded; write the value itself, "
                 "or put text containing $ in single quotes."
             )
@@ -171,7 +171,7 @@ def _refuse_shell_syntax(command: str) -> None:
         elif char in "'\"":
             quote = char
         elif char in _SHELL_OPERATORS:
-            raise CommandRefused(
+            raise ParseRefused(
                 f"Shell syntax is not supported: {_SHELL_OPERATORS[char]} outside quotes. "
                 "Send one AWS CLI command at a time; quote values that contain these characters."
             )
@@ -182,11 +182,11 @@ def _tokenize(command: str) -> list[str]:
     try:
         tokens = shlex.split(command, posix=True)
     except ValueError as error:
-        raise CommandRefused(f"Could not split the command into words: {error}.") from None
+        raise ParseRefused(f"Could not split the command into words: {error}.") from None
     if tokens and tokens[0] == "aws":
         tokens = tokens[1:]
     if not tokens:
-        raise CommandRefused("Empty command: expected something like `ec2 describe-instances`.")
+        raise ParseRefused("Empty command: expected something like `ec2 describe-instances`.")
     return tokens
 
 
@@ -209,9 +209,9 @@ def _refuse_forbidden_tokens(tokens: list[str]) -> None:
         if token.startswith("--"):
             name = token.split("=", 1)[0]
             if name in _FORBIDDEN_OPTIONS:
-                raise CommandRefused(f"{name} is not allowed: {_FORBIDDEN_OPTIONS[name]}.")
+                raise ParseRefused(f"{name} is not allowed: {_FORBIDDEN_OPTIONS[name]}.")
         if _LOCAL_FILE_PREFIX.search(token):
-            raise CommandRefused(
+            raise ParseRefused(
                 "file:// and fileb:// values are not accepted: the AWS CLI would read a local file while "
                 'parsing. Pass the content inline, or use the API form with {"$path": "<file>"} for binary values.'
             )
@@ -246,7 +246,7 @@ _IGNORED_GLOBALS = "--output, --color, --cli-read-timeout and --cli-connect-time
 
 
 class _QuietParserMixin:
-    """argparse that raises CommandRefused instead of printing usage and exiting, without abbreviations.
+    """argparse that raises ParseRefused instead of printing usage and exiting, without abbreviations.
 
     argparse would accept `--endpoint` for `--endpoint-url`; with abbreviations off, only
     exact option names match.
@@ -257,19 +257,19 @@ class _QuietParserMixin:
         self.allow_abbrev = False
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise CommandRefused(_sentence(message))
+        raise ParseRefused(_sentence(message))
 
     def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
-        raise CommandRefused(_sentence(message or "The AWS CLI parser stopped without a command."))
+        raise ParseRefused(_sentence(message or "The AWS CLI parser stopped without a command."))
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
         choices = action.choices
         if choices is None or value in choices:
             return
         if action.dest == "command" and value in _REFUSED_COMMANDS:
-            raise CommandRefused(_REFUSED_COMMANDS[value])
+            raise ParseRefused(_REFUSED_COMMANDS[value])
         if action.dest in ("command", "operation") and value == "help":
-            raise CommandRefused(_REFUSED_COMMANDS["help"])
+            raise ParseRefused(_REFUSED_COMMANDS["help"])
         close = difflib.get_close_matches(str(value), [str(choice) for choice in choices], n=5, cutoff=0.6)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         if action.dest == "operation":
@@ -278,7 +278,7 @@ class _QuietParserMixin:
             what = f"Unknown AWS CLI command {value!r}"
         else:
             what = f"Invalid value {value!r} for {action.dest}"
-        raise CommandRefused(f"{what}.{hint}")
+        raise ParseRefused(f"{what}.{hint}")
 
 
 class _MainParser(_QuietParserMixin, MainArgParser):
@@ -371,7 +371,7 @@ def _refuse_downloads(event_name: str, param: Any, value: Any, **_: Any) -> None
     candidate = value[0] if isinstance(value, list) and len(value) == 1 else value
     if isinstance(candidate, str) and candidate.startswith(("http://", "https://", "file://", "fileb://")):
         option = getattr(param, "cli_name", "a parameter")
-        raise CommandRefused(
+        raise ParseRefused(
             f"{option} starts with {candidate.split('://', 1)[0]}://, so the AWS CLI would fetch that "
             "location and send its content; fetching is not allowed. Pass the content itself."
         )
@@ -413,10 +413,10 @@ class _Driver:
             self._files_root = files_root
             try:
                 return self._parse(tokens, files_root)
-            except CommandRefused:
+            except ParseRefused:
                 raise
             except (Exception, SystemExit) as error:  # noqa: BLE001 - awscli raises many unrelated types
-                raise CommandRefused(_sentence(f"The AWS CLI rejected the command: {error}")) from None
+                raise ParseRefused(_sentence(f"The AWS CLI rejected the command: {error}")) from None
 
     def _parse(self, tokens: list[str], files_root: Path | None) -> ParsedCommand:
         parsed_globals, remaining = self._main_parser.parse_known_args(tokens)
@@ -429,7 +429,7 @@ class _Driver:
             call = self._api_call(command, remaining, parsed_globals)
             paginate = bool(parsed_globals.paginate) and call.operation in paginator_config(call.service)
         else:
-            raise CommandRefused(_REFUSED_COMMANDS.get(parsed_globals.command, "This command is not supported."))
+            raise ParseRefused(_REFUSED_COMMANDS.get(parsed_globals.command, "This command is not supported."))
         return ParsedCommand(
             call=call,
             profile=parsed_globals.profile,
@@ -445,7 +445,7 @@ class _Driver:
         )
         operation = operations[parsed.operation]
         if not isinstance(operation, ServiceOperation):
-            raise CommandRefused(
+            raise ParseRefused(
                 f"`{command.name} {parsed.operation}` is an AWS CLI customization that runs local logic, "
                 "not a single API operation; it is not supported. Use the API operations it is built on."
             )
@@ -472,7 +472,7 @@ class _Driver:
             parser.add_argument("help", nargs="?")
             parsed_args, remaining = parser.parse_known_args(args)
             if parsed_args.help == "help":
-                raise CommandRefused(_REFUSED_COMMANDS["help"])
+                raise ParseRefused(_REFUSED_COMMANDS["help"])
             if parsed_args.help:
                 remaining.insert(0, parsed_args.help)
             _refuse_unknown(remaining)
@@ -488,9 +488,9 @@ class _Driver:
                 parsed_globals=parsed_globals,
             )
         if isinstance(override, Exception):
-            raise CommandRefused(_sentence(str(override)))
+            raise ParseRefused(_sentence(str(override)))
         if override is not None:
-            raise CommandRefused("An AWS CLI customization handles this command locally; it is not supported.")
+            raise ParseRefused("An AWS CLI customization handles this command locally; it is not supported.")
         return params
 
     def _streaming_blob_path(self, value: Any, param: Any = None, **_: Any) -> dict[str, str] | None:
@@ -510,14 +510,14 @@ class _Driver:
         parsed, remaining = _ServiceParser(operations_table=subcommands, service_name="s3").parse_known_args(args)
         action = parsed.operation
         if action not in _S3_ACTIONS:
-            raise CommandRefused(_S3_REFUSED.get(action, f"`s3 {action}` is not supported."))
+            raise ParseRefused(_S3_REFUSED.get(action, f"`s3 {action}` is not supported."))
         subcommand = subcommands[action]
         # Building the (empty) subcommand table is what registers sync's --delete, --size-only...
         subcommand.subcommand_table  # noqa: B018
         parser = _ArgTableParser(subcommand.arg_table)
         parsed_args, unknown = parser.parse_known_args(remaining)
         if getattr(parsed_args, "help", None) == "help":
-            raise CommandRefused(_REFUSED_COMMANDS["help"])
+            raise ParseRefused(_REFUSED_COMMANDS["help"])
         _refuse_unknown(unknown)
         values = self._unpack_s3_values(subcommand, parsed_args, parsed_globals)
         options = {
@@ -602,13 +602,13 @@ def _plain(value: Any) -> Any:
 def _refuse_unknown(remaining: list[str]) -> None:
     if remaining:
         hints = "".join(_abbreviation_hint(option) for option in remaining)
-        raise CommandRefused(f"Unknown options: {', '.join(remaining)}.{hints}")
+        raise ParseRefused(f"Unknown options: {', '.join(remaining)}.{hints}")
 
 
 def _refuse_local_file_arguments(arg_table: dict[str, Any], parsed_args: argparse.Namespace) -> None:
     for argument in arg_table.values():
         if isinstance(argument, _LOCAL_FILE_ARGUMENTS) and getattr(parsed_args, argument.py_name, None) is not None:
-            raise CommandRefused(
+            raise ParseRefused(
                 f"{argument.cli_name} names a local file the AWS CLI would read or write; this command "
                 "cannot use local files. Use the API form instead."
             )
@@ -624,16 +624,16 @@ def _check_globals(parsed_globals: argparse.Namespace) -> None:
         or parsed_globals.ca_bundle is not None
         or parsed_globals.v2_debug
     ):
-        raise CommandRefused(
+        raise ParseRefused(
             f"Only --profile, --region, --query, --no-paginate, {_IGNORED_GLOBALS} are accepted as global options."
         )
     if parsed_globals.region is not None and not _VALID_REGION.fullmatch(parsed_globals.region):
-        raise CommandRefused(f"--region {parsed_globals.region!r} is not a region name.")
+        raise ParseRefused(f"--region {parsed_globals.region!r} is not a region name.")
     if parsed_globals.query is not None:
         try:
             jmespath.compile(parsed_globals.query)
         except jmespath.exceptions.JMESPathError as error:
-            raise CommandRefused(_sentence(f"--query is not a valid JMESPath expression: {error}")) from None
+            raise ParseRefused(_sentence(f"--query is not a valid JMESPath expression: {error}")) from None
 
 
 def _s3_locations(action: str, values: dict[str, Any], files_root: Path | None) -> dict[str, Any]:
@@ -644,13 +644,13 @@ def _s3_locations(action: str, values: dict[str, Any], files_root: Path | None) 
     if action in ("mb", "rb"):
         location = _s3_location(values["path"], action)
         if action == "rb" and location["key"]:
-            raise CommandRefused(f"`s3 rb` takes a bucket only, e.g. s3://{location['bucket']}.")
+            raise ParseRefused(f"`s3 rb` takes a bucket only, e.g. s3://{location['bucket']}.")
         return {"location": {"bucket": location["bucket"]}}
     if action == "rm":
         return {"location": _s3_location(values["paths"][0], action)}
     source, destination = values["paths"]
     if not (source.startswith("s3://") or destination.startswith("s3://")):
-        raise CommandRefused(f"`s3 {action}` needs an s3:// location on at least one side.")
+        raise ParseRefused(f"`s3 {action}` needs an s3:// location on at least one side.")
     return {
         "source": _location(source, action, files_root),
         "destination": _location(destination, action, files_root),
@@ -665,25 +665,25 @@ def _location(path: str, action: str, files_root: Path | None) -> dict[str, str]
 
 def _s3_location(path: str, action: str) -> dict[str, str]:
     if not path.startswith("s3://"):
-        raise CommandRefused(f"`s3 {action}` expects an s3:// location, got {path!r}.")
+        raise ParseRefused(f"`s3 {action}` expects an s3:// location, got {path!r}.")
     bucket, key = split_s3_bucket_key(path)
     if not bucket:
-        raise CommandRefused(f"{path!r} names no bucket.")
+        raise ParseRefused(f"{path!r} names no bucket.")
     return {"bucket": bucket, "key": key}
 
 
 def _local_path(path: str, files_root: Path | None) -> str:
     """The absolute path `path` names under files_root, after following symlinks and `..`."""
     if files_root is None:
-        raise CommandRefused(f"Local path {path!r}: local file access is not enabled on this server.")
+        raise ParseRefused(f"Local path {path!r}: local file access is not enabled on this server.")
     if path == "-":
-        raise CommandRefused("Streaming through stdin/stdout (-) is not supported; use a file under the files root.")
+        raise ParseRefused("Streaming through stdin/stdout (-) is not supported; use a file under the files root.")
     if path.startswith("~"):
-        raise CommandRefused(f"Local path {path!r}: ~ is not expanded; give a path relative to the files root.")
+        raise ParseRefused(f"Local path {path!r}: ~ is not expanded; give a path relative to the files root.")
     root = files_root.resolve()
     resolved = (root / path).resolve()
     if not resolved.is_relative_to(root):
-        raise CommandRefused(f"Local path {path!r} is outside the files root.")
+        raise ParseRefused(f"Local path {path!r} is outside the files root.")
     text = str(resolved)
     if path.endswith(("/", os.sep)) and not text.endswith(os.sep):
         text += os.sep

@@ -32,8 +32,8 @@ from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
 
+from catalog import classify as classify_module
 from catalog import models
-from guard import classify as classify_module
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from services.base import AwsCall
+from core.calls import AwsCall
 
 
 class TokenRejected(Exception):

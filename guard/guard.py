@@ -1,11 +1,11 @@
 """One guard for every AWS call: classify, apply the policy, confirm destructive calls, record.
 
-Curated, generic and CLI tools all reach AWS through `AwsExecutor.execute`, which hands each call
-here first. The decisions land on the current `Invocation`; the tool layer writes the audit line.
+Curated, generic and CLI tools all reach AWS through `AwsExecutor`, which hands each call here first:
+`check` in the worker thread that then makes the call, `confirm` on the event loop when it is destructive.
+The decisions land on the current `Invocation`; the tool layer writes the audit line.
 """
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio.to_thread
 from mcp.server.elicitation import render_elicitation_schema
@@ -14,36 +14,16 @@ from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitResult, Inpu
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
-from guard.classify import OpClass, classify
+from catalog.classify import OpClass, classify
+from core.calls import AwsCall
+from core.clients import AwsClients
+from core.errors import ConfirmationDeclined, ConfirmationRejected, ConfirmationRequired, PolicyDenied
+from core.invocation import Invocation, current
 from guard.confirm import ConfirmationTokens, TokenRejected
 from guard.policy import Decision, Policy
-from services.base import AwsCall, AwsClients
-from services.errors import OpsError
-from services.invocation import Invocation, current
 
-T = TypeVar("T")
 INPUT_REQUIRED_VERSION = "2026-07-28"
 CONFIRM_KEY = "confirm_destructive"
-
-
-class PolicyDenied(OpsError):
-    code = "policy_denied"
-    hint = "the server's policy refuses this call; ask an operator to change the policy if it should be allowed"
-
-
-class ConfirmationRequired(OpsError):
-    code = "confirmation_required"
-    hint = "show the user what will happen; if they agree, repeat the same call with confirmation_token set"
-
-
-class ConfirmationRejected(OpsError):
-    code = "confirmation_invalid"
-    hint = "repeat the call without confirmation_token to get a new token for exactly this call"
-
-
-class ConfirmationDeclined(OpsError):
-    code = "confirmation_declined"
-    hint = "the user did not approve the operation; nothing was changed"
 
 
 class InputRequired(Exception):
@@ -81,28 +61,37 @@ class Guard:
     def needs_confirmation(self, op_class: OpClass) -> bool:
         return op_class is OpClass.DESTRUCTIVE and not self.auto_approve
 
-    async def run(self, call: AwsCall, execute: Callable[[], Awaitable[T]]) -> T:
-        invocation = current()
+    def check(self, call: AwsCall) -> OpClass:
+        """Classify the call and apply the policy; record the decision on the invocation. Blocking-safe and
+        synchronous, so the executor runs it in the same worker-thread hop as the call itself.
+
+        Raises `PolicyDenied`; returns the class, and `confirm` must run first when it is destructive.
+        """
         op_class, decision = self.decide(call)
-        record: dict[str, Any] = {
-            "operation": f"{call.service}:{call.operation}",
-            "class": op_class.value,
-            "decision": "allow" if decision.allowed else "deny",
-            "rule": decision.rule,
-            "target": call.target.describe(),
-            "params": call.params,
-            "confirmation": None,
-        }
-        invocation.calls.append(record)
+        current().calls.append(
+            {
+                "operation": f"{call.service}:{call.operation}",
+                "class": op_class.value,
+                "decision": "allow" if decision.allowed else "deny",
+                "rule": decision.rule,
+                "target": call.target.describe(),
+                "params": call.params,
+                "confirmation": None,
+            }
+        )
         if not decision.allowed:
             raise PolicyDenied(
                 f"{call.service}:{call.operation} ({op_class.value}) refused by policy {self.policy.source}: "
                 f"{decision.rule}",
                 rule=decision.rule,
             )
-        if op_class is OpClass.DESTRUCTIVE:
-            record["confirmation"] = await self._confirm(call, invocation, record)
-        return await execute()
+        return op_class
+
+    async def confirm(self, call: AwsCall) -> None:
+        """Get the user's go-ahead for a destructive call that `check` allowed, or raise."""
+        invocation = current()
+        record = invocation.calls[-1]
+        record["confirmation"] = await self._confirm(call, invocation, record)
 
     async def _confirm(self, call: AwsCall, invocation: Invocation, record: dict[str, Any]) -> str:
         if self.auto_approve:

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from guard.classify import OpClass
+from catalog.classify import OpClass
 
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "policy.yaml"
 

@@ -1,12 +1,14 @@
 """Route53: hosted zones, records and change batches. Zones are named by id or by domain."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from services.base import ResolvedTarget, ServiceManager, Target
-from services.errors import InvalidInput
+from core.calls import ResolvedTarget, Target
+from core.errors import InvalidInput, NotFound
+from services.base import ServiceManager
+from tooling import tool
 
 RecordType = Literal["A", "AAAA", "CAA", "CNAME", "DS", "MX", "NAPTR", "NS", "PTR", "SOA", "SPF", "SRV", "TXT"]
 
@@ -64,10 +66,20 @@ def _fqdn(name: str) -> str:
     return name if name.endswith(".") else name + "."
 
 
+Zone = Annotated[str, Field(description="Hosted zone id (Z123...) or domain name (example.com)")]
+
+
 class Route53Manager(ServiceManager):
     service = "route53"
 
-    async def list_hosted_zones(self, target: Target, max_items: int | None, next_token: str | None) -> HostedZoneList:
+    @tool("List hosted zones", calls=("ListHostedZones",), idempotent=True)
+    async def list_hosted_zones(
+        self,
+        target: Target,
+        max_items: Annotated[int | None, Field(ge=1, le=100)] = None,
+        next_token: Annotated[str | None, Field(description="next_token of the previous page")] = None,
+    ) -> HostedZoneList:
+        """List Route53 hosted zones with id, name, public/private and record count."""
         page = await self.call(target, "ListHostedZones", MaxItems=str(max_items or 100), Marker=next_token)
         zones = [
             HostedZone(
@@ -89,7 +101,7 @@ class Route53Manager(ServiceManager):
         page = await self.call(target, "ListHostedZonesByName", DNSName=_fqdn(zone), MaxItems="10")
         matches = [z for z in page.get("HostedZones", []) if z["Name"].lower() == _fqdn(zone).lower()]
         if not matches:
-            raise InvalidInput(f"no hosted zone named {zone}", code="NoSuchHostedZone", hint="list_hosted_zones")
+            raise NotFound(f"no hosted zone named {zone}", hint="list_hosted_zones shows the zones")
         if len(matches) > 1:
             ids = ", ".join(
                 f"{_zone_id(z['Id'])} ({'private' if z['Config'].get('PrivateZone') else 'public'})" for z in matches
@@ -97,9 +109,17 @@ class Route53Manager(ServiceManager):
             raise InvalidInput(f"several hosted zones are named {zone}: {ids}", hint="pass the zone id instead")
         return _zone_id(matches[0]["Id"])
 
+    @tool("List DNS records", calls=("ListResourceRecordSets", "ListHostedZonesByName"), idempotent=True)
     async def list_records(
-        self, target: Target, zone: str, name: str | None, record_type: str | None, max_items: int | None
+        self,
+        target: Target,
+        zone: Zone,
+        name: Annotated[str | None, Field(description="Start at this record name")] = None,
+        type: Annotated[RecordType | None, Field(description="Start at this type (needs name)")] = None,
+        max_items: Annotated[int | None, Field(ge=1, le=300)] = None,
     ) -> RecordList:
+        """List a hosted zone's DNS records, in Route53 order, from an optional (name, type) starting point."""
+        record_type = type
         resolved = self.resolve(target)
         zone_id = await self.zone_id(resolved, zone)
         if record_type and not name:
@@ -132,9 +152,15 @@ class Route53Manager(ServiceManager):
             next_type=page.get("NextRecordType") if truncated else None,
         )
 
+    @tool("Change DNS records", calls=("ChangeResourceRecordSets", "ListHostedZonesByName"))
     async def change_records(
-        self, target: Target, zone: str, changes: list[RecordChange], comment: str | None
+        self,
+        target: Target,
+        zone: Zone,
+        changes: Annotated[list[RecordChange], Field(min_length=1, description="Changes applied as one atomic batch")],
+        comment: str | None = None,
     ) -> ChangeInfo:
+        """Create, upsert or delete DNS records in one atomic batch. Batches with a DELETE need confirmation."""
         if not changes:
             raise InvalidInput("changes is empty", hint="give at least one {action, name, type, ttl, values}")
         resolved = self.resolve(target)
@@ -161,7 +187,11 @@ class Route53Manager(ServiceManager):
         raw = await self.call(resolved, "ChangeResourceRecordSets", summary, HostedZoneId=zone_id, ChangeBatch=batch)
         return _change_info(raw["ChangeInfo"])
 
-    async def get_change(self, target: Target, change_id: str) -> ChangeInfo:
+    @tool("Get a DNS change status", calls=("GetChange",), idempotent=True)
+    async def get_change(
+        self, target: Target, change_id: Annotated[str, Field(description="change_id returned by change_records")]
+    ) -> ChangeInfo:
+        """Whether a Route53 change is still PENDING or INSYNC."""
         raw = await self.call(target, "GetChange", Id=_zone_id(change_id))
         return _change_info(raw["ChangeInfo"])
 

@@ -2,12 +2,14 @@
 
 import base64
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from services.base import AwsCall, ServiceManager, Target
-from services.errors import AwsError
+from core.calls import AwsCall, Target
+from core.errors import AwsError
+from services.base import ServiceManager
+from tooling import tool
 
 DEFAULT_MAX_BYTES = 1_000_000
 
@@ -65,22 +67,30 @@ class PresignedUrl(BaseModel):
     expires_in: int
 
 
+BucketName = Annotated[str, Field(description="Bucket name")]
+Key = Annotated[str, Field(description="Object key")]
+
+
 class S3Manager(ServiceManager):
     service = "s3"
 
+    @tool("List buckets", calls=("ListBuckets",), idempotent=True)
     async def list_buckets(self, target: Target) -> BucketList:
+        """List the account's S3 buckets."""
         raw = await self.call(target, "ListBuckets")
         return BucketList(buckets=[Bucket(name=b["Name"], created=b.get("CreationDate")) for b in raw["Buckets"]])
 
+    @tool("List objects", calls=("ListObjectsV2",), idempotent=True)
     async def list_objects(
         self,
         target: Target,
-        bucket: str,
-        prefix: str | None,
-        delimiter: str | None,
-        max_keys: int | None,
-        continuation_token: str | None,
+        bucket: BucketName,
+        prefix: str | None = None,
+        delimiter: Annotated[str | None, Field(description="'/' groups keys into folders")] = None,
+        max_keys: Annotated[int | None, Field(ge=1, le=1000)] = None,
+        continuation_token: Annotated[str | None, Field(description="next_continuation_token of the last page")] = None,
     ) -> ObjectList:
+        """List objects in a bucket under an optional prefix, a page at a time."""
         page = await self.call(
             target,
             "ListObjectsV2",
@@ -103,7 +113,15 @@ class S3Manager(ServiceManager):
             next_continuation_token=page.get("NextContinuationToken") if page.get("IsTruncated") else None,
         )
 
-    async def get_object(self, target: Target, bucket: str, key: str, max_bytes: int | None) -> ObjectContent:
+    @tool("Read an object", calls=("GetObject",), idempotent=True)
+    async def get_object(
+        self,
+        target: Target,
+        bucket: BucketName,
+        key: Key,
+        max_bytes: Annotated[int | None, Field(ge=1, le=10_000_000, description="Read at most this much")] = None,
+    ) -> ObjectContent:
+        """Read an object: text when it is UTF-8, else base64; cut at max_bytes (default 1 MB) with truncated=true."""
         limit = max_bytes or DEFAULT_MAX_BYTES
         resolved = self.resolve(target)
         try:
@@ -128,15 +146,26 @@ class S3Manager(ServiceManager):
             truncated=total > len(body),
         )
 
+    @tool("Write an object", calls=("PutObject",), idempotent=True)
     async def put_object(
-        self, target: Target, bucket: str, key: str, body: str, content_type: str | None
+        self,
+        target: Target,
+        bucket: BucketName,
+        key: Key,
+        body: Annotated[str, Field(description="Text content to store")],
+        content_type: str | None = None,
     ) -> ObjectWritten:
+        """Store text as an object (replacing any object with that key)."""
         raw = await self.call(
             target, "PutObject", Bucket=bucket, Key=key, Body=body.encode("utf-8"), ContentType=content_type
         )
         return ObjectWritten(bucket=bucket, key=key, etag=raw.get("ETag"), version_id=raw.get("VersionId"))
 
-    async def delete_object(self, target: Target, bucket: str, key: str, version_id: str | None) -> ObjectDeleted:
+    @tool("Delete an object", calls=("DeleteObject",), idempotent=True)
+    async def delete_object(
+        self, target: Target, bucket: BucketName, key: Key, version_id: str | None = None
+    ) -> ObjectDeleted:
+        """Delete an object (or one version of it). Needs confirmation."""
         what = f"version {version_id} of " if version_id else ""
         summary = f"delete {what}object s3://{bucket}/{key}"
         raw = await self.call(target, "DeleteObject", summary, Bucket=bucket, Key=key, VersionId=version_id)
@@ -147,9 +176,17 @@ class S3Manager(ServiceManager):
             delete_marker=bool(raw.get("DeleteMarker")),
         )
 
+    @tool("Presign a URL", calls=("GetObject", "PutObject"))
     async def presign_url(
-        self, target: Target, bucket: str, key: str, method: Literal["get", "put"], expires_in: int
+        self,
+        target: Target,
+        bucket: BucketName,
+        key: Key,
+        method: Literal["get", "put"] = "get",
+        expires_in: Annotated[int, Field(ge=1, le=604800, description="Seconds the URL stays valid")] = 3600,
     ) -> PresignedUrl:
+        """A presigned URL to download (get) or upload (put) one object without credentials; guarded like the
+        call it grants."""
         operation = "GetObject" if method == "get" else "PutObject"
         call = AwsCall(self.resolve(target), self.service, operation, {"Bucket": bucket, "Key": key})
         url = await self.executor.presign(call, expires_in)

@@ -2,11 +2,13 @@
 
 import base64
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from services.base import ServiceManager, Target
+from core.calls import Target
+from services.base import ServiceManager
+from tooling import tool
 
 
 class SecretSummary(BaseModel):
@@ -68,12 +70,21 @@ def _summary(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class SecretsManager(ServiceManager):
+SecretId = Annotated[str, Field(description="Secret name or ARN")]
+
+
+class SecretsManagerManager(ServiceManager):
     service = "secretsmanager"
 
+    @tool("List secrets", calls=("ListSecrets",), idempotent=True)
     async def list_secrets(
-        self, target: Target, name_prefix: str | None, max_results: int | None, next_token: str | None
+        self,
+        target: Target,
+        name_prefix: Annotated[str | None, Field(description="Only secrets whose name starts with this")] = None,
+        max_results: Annotated[int | None, Field(ge=1, le=100, description="Page size (default 50)")] = None,
+        next_token: Annotated[str | None, Field(description="next_token of the previous page")] = None,
     ) -> SecretList:
+        """List Secrets Manager secrets (names and metadata, never values), a page at a time."""
         filters = [{"Key": "name", "Values": [name_prefix]}] if name_prefix else None
         page = await self.call(
             target, "ListSecrets", Filters=filters, MaxResults=max_results or 50, NextToken=next_token
@@ -81,7 +92,9 @@ class SecretsManager(ServiceManager):
         secrets = [SecretSummary(**_summary(raw)) for raw in page.get("SecretList", [])]
         return SecretList(secrets=secrets, next_token=page.get("NextToken"))
 
-    async def describe_secret(self, target: Target, secret_id: str) -> SecretDescription:
+    @tool("Describe a secret", calls=("DescribeSecret",), idempotent=True)
+    async def describe_secret(self, target: Target, secret_id: SecretId) -> SecretDescription:
+        """A secret's metadata: description, KMS key, rotation, versions and their stages. Never the value."""
         raw = await self.call(target, "DescribeSecret", SecretId=secret_id)
         return SecretDescription(
             **_summary(raw),
@@ -91,7 +104,14 @@ class SecretsManager(ServiceManager):
             created=raw.get("CreatedDate"),
         )
 
-    async def get_secret_value(self, target: Target, secret_id: str, version_stage: str | None) -> SecretValue:
+    @tool("Read a secret value", calls=("GetSecretValue",), idempotent=True)
+    async def get_secret_value(
+        self,
+        target: Target,
+        secret_id: SecretId,
+        version_stage: Annotated[str | None, Field(description="AWSCURRENT (default) or AWSPREVIOUS")] = None,
+    ) -> SecretValue:
+        """Read a secret's value. Sensitive: the policy may refuse it."""
         raw = await self.call(target, "GetSecretValue", SecretId=secret_id, VersionStage=version_stage)
         binary = raw.get("SecretBinary")
         return SecretValue(
@@ -104,9 +124,16 @@ class SecretsManager(ServiceManager):
             created=raw.get("CreatedDate"),
         )
 
+    @tool("Create a secret", calls=("CreateSecret",))
     async def create_secret(
-        self, target: Target, name: str, secret_string: str, description: str | None, tags: dict[str, str] | None
+        self,
+        target: Target,
+        name: Annotated[str, Field(description="Secret name, e.g. prod/db/password")],
+        secret_string: Annotated[str, Field(description="The secret value (text or JSON)")],
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
     ) -> SecretWritten:
+        """Create a secret with a value."""
         raw = await self.call(
             target,
             "CreateSecret",
@@ -117,13 +144,26 @@ class SecretsManager(ServiceManager):
         )
         return SecretWritten(name=raw["Name"], arn=raw["ARN"], version_id=raw.get("VersionId"))
 
-    async def update_secret(self, target: Target, secret_id: str, secret_string: str) -> SecretWritten:
+    @tool("Update a secret value", calls=("PutSecretValue",))
+    async def update_secret(
+        self,
+        target: Target,
+        secret_id: SecretId,
+        secret_string: Annotated[str, Field(description="The new value; the old one stays as AWSPREVIOUS")],
+    ) -> SecretWritten:
+        """Store a new value for a secret (a new version becomes AWSCURRENT)."""
         raw = await self.call(target, "PutSecretValue", SecretId=secret_id, SecretString=secret_string)
         return SecretWritten(name=raw["Name"], arn=raw["ARN"], version_id=raw.get("VersionId"))
 
+    @tool("Delete a secret", calls=("DeleteSecret",), idempotent=True)
     async def delete_secret(
-        self, target: Target, secret_id: str, recovery_window_days: int, force_delete_without_recovery: bool
+        self,
+        target: Target,
+        secret_id: SecretId,
+        recovery_window_days: Annotated[int, Field(ge=7, le=30, description="Days it stays restorable")] = 30,
+        force_delete_without_recovery: Annotated[bool, Field(description="Delete at once, unrecoverable")] = False,
     ) -> SecretDeleted:
+        """Schedule a secret for deletion (or delete it at once). Needs confirmation."""
         if force_delete_without_recovery:
             summary = f"delete secret {secret_id}, no recovery window"
             params: dict[str, Any] = {"ForceDeleteWithoutRecovery": True}

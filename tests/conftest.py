@@ -16,7 +16,7 @@ import uvicorn
 from config import Settings, load_settings
 from http_app import build_http_app
 from sandbox import PROD_ACCOUNT, STAGING_ACCOUNT, free_port, start_moto
-from server import OpsServer, create_server
+from server import OpsServer, create_server, quiet_chatty_libraries
 
 ACCESS_KEY = "AKIATESTSESSIONKEY01"
 SECRET_KEY = "test-secret-access-key-7f3a9c"
@@ -35,6 +35,12 @@ def anyio_backend() -> str:
     """Async tests run on anyio's runner (`pytestmark = pytest.mark.anyio`), which keeps an async
     fixture's setup and teardown in one task, as the MCP client's task groups require."""
     return "asyncio"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quiet_libraries() -> None:
+    """As main() does: botocore and friends log bodies (secrets included) at DEBUG."""
+    quiet_chatty_libraries()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import pytest
 from botocore.model import Shape
 
 from catalog import models
-from guard.classify import (
+from catalog.classify import (
     CREDENTIAL_MINTING,
     DESTRUCTIVE,
     OVERRIDES,

@@ -10,7 +10,7 @@ import pytest
 from botocore.validate import validate_parameters
 
 from catalog import cli, models
-from catalog.cli import ApiCall, CommandRefused, ParsedCommand, S3Transfer, parse_aws_command
+from catalog.cli import ApiCall, ParsedCommand, ParseRefused, S3Transfer, parse_aws_command
 
 CHANGE_BATCH = {
     "Changes": [
@@ -207,7 +207,7 @@ def test_state_awscli_keeps_between_commands_does_not_leak_into_the_next_parse()
     paginated = parse_aws_command("route53 list-resource-record-sets --hosted-zone-id Z1 --max-items 5", None)
     assert paginated.call.params == {"HostedZoneId": "Z1", "PaginationConfig": {"MaxItems": "5"}}
     parse_aws_command("""secretsmanager create-secret --cli-input-json '{"Name": "a"}'""", None)
-    with pytest.raises(CommandRefused, match="required: --name"):
+    with pytest.raises(ParseRefused, match="required: --name"):
         parse_aws_command("secretsmanager create-secret --secret-string b", None)
     parse_aws_command("ec2 modify-instance-attribute --instance-id i-1 --no-source-dest-check", None)
     assert parse_aws_command("ec2 describe-vpcs", None).call.operation == "DescribeVpcs"
@@ -337,7 +337,7 @@ def test_shell_syntax_and_dangerous_flags_are_refused_before_awscli_parses_anyth
         raise AssertionError("awscli must not see this command")
 
     monkeypatch.setattr(cli, "_driver", no_driver)
-    with pytest.raises(CommandRefused) as refused:
+    with pytest.raises(ParseRefused) as refused:
         parse_aws_command(command, None)
     assert reason in str(refused.value)
     assert nothing_runs == []
@@ -373,7 +373,7 @@ REFUSED_WHILE_PARSING = [
 def test_commands_that_leave_the_aws_api_are_refused_with_the_reason(
     command: str, reason: str, nothing_runs: list[str], capfd: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(CommandRefused) as refused:
+    with pytest.raises(ParseRefused) as refused:
         parse_aws_command(command, None)
     assert reason in str(refused.value)
     assert capfd.readouterr() == ("", "")
@@ -394,7 +394,7 @@ def test_file_urls_are_refused_without_reading_or_leaking_the_file(
     template: str, outside: Path, nothing_runs: list[str], capfd: pytest.CaptureFixture[str]
 ) -> None:
     secret = outside / "secret.txt"
-    with pytest.raises(CommandRefused) as refused:
+    with pytest.raises(ParseRefused) as refused:
         parse_aws_command(template.format(path=secret), outside)
     assert "file://" in str(refused.value)
     assert CANARY not in str(refused.value)
@@ -421,7 +421,7 @@ def test_local_s3_paths_outside_the_files_root_are_refused(
     command: str, files_root: Path, outside: Path, nothing_runs: list[str], capfd: pytest.CaptureFixture[str]
 ) -> None:
     (files_root / "link").symlink_to(outside, target_is_directory=True)
-    with pytest.raises(CommandRefused) as refused:
+    with pytest.raises(ParseRefused) as refused:
         parse_aws_command(command.format(outside=outside), files_root)
     assert CANARY not in str(refused.value)
     assert not any(path.startswith(str(outside)) for path in nothing_runs)
@@ -429,7 +429,7 @@ def test_local_s3_paths_outside_the_files_root_are_refused(
 
 
 def test_local_s3_paths_need_a_files_root() -> None:
-    with pytest.raises(CommandRefused, match="local file access is not enabled"):
+    with pytest.raises(ParseRefused, match="local file access is not enabled"):
         parse_aws_command("s3 cp ./report.csv s3://b/report.csv", None)
 
 
@@ -499,7 +499,7 @@ def test_streaming_uploads_name_a_file_under_the_root_instead_of_opening_it(
         ("glacier upload-archive --account-id - --vault-name v --body ../outside/secret.txt", files_root),
         ("s3api put-object --bucket b --key k --body site/index.html", None),
     ]:
-        with pytest.raises(CommandRefused) as refused:
+        with pytest.raises(ParseRefused) as refused:
             parse_aws_command(command, root)
         assert CANARY not in str(refused.value)
     assert not any(path.startswith(str(outside)) for path in nothing_runs)
@@ -520,7 +520,7 @@ def test_arguments_that_make_the_cli_write_local_files_are_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HOME", f"/home/{CANARY}")
-    with pytest.raises(CommandRefused, match="local file") as refused:
+    with pytest.raises(ParseRefused, match="local file") as refused:
         parse_aws_command(command, files_root)
     assert CANARY not in str(refused.value)
     assert capfd.readouterr() == ("", "")

@@ -8,8 +8,9 @@ import anyio
 import pytest
 from dateutil.tz import tzlocal
 
+from core.calls import Target
+from core.clients import AwsClients
 from sandbox import PROD_ACCOUNT, assume
-from services.base import AwsClients, Target
 from tests.conftest import ACCESS_KEY, SECRET_KEY, connect, serve
 from tests.helpers import fails, ok
 

@@ -190,15 +190,25 @@ async def test_invoke_iam_in_another_account_and_sns(client):
     assert (await invoke(client, "sns", "ListTopics", options={"query": "Topics[].TopicArn"}))["result"] == [topic]
 
 
-async def test_destructive_invoke_needs_confirmation_through_options(client):
+async def test_destructive_invoke_needs_confirmation_through_the_one_token_parameter(client):
     await invoke(client, "sqs", "CreateQueue", {"QueueName": "old"})
     url = (await invoke(client, "sqs", "GetQueueUrl", {"QueueName": "old"}))["result"]["QueueUrl"]
     asked = await invoke_fails(client, "sqs", "DeleteQueue", {"QueueUrl": url})
     assert asked["code"] == "confirmation_required" and "sqs DeleteQueue" in asked["action"]
     assert (await invoke(client, "sqs", "ListQueues"))["result"]["QueueUrls"] == [url]
-    await invoke(
-        client, "sqs", "DeleteQueue", {"QueueUrl": url}, options={"confirmation_token": asked["confirmation_token"]}
+    misplaced = await client.call_tool(
+        "execute",
+        {
+            "action": "invoke",
+            "service": "sqs",
+            "operation": "DeleteQueue",
+            "payload": {"QueueUrl": url},
+            "options": {"confirmation_token": asked["confirmation_token"]},
+        },
     )
+    assert misplaced.is_error and "confirmation_token" in misplaced.content[0].text
+    assert (await invoke(client, "sqs", "ListQueues"))["result"]["QueueUrls"] == [url]
+    await invoke(client, "sqs", "DeleteQueue", {"QueueUrl": url}, confirmation_token=asked["confirmation_token"])
     assert "QueueUrls" not in (await invoke(client, "sqs", "ListQueues"))["result"]
 
 
@@ -282,7 +292,7 @@ async def test_path_values_read_files_zip_lambda_code_and_upload_folders(make_se
                     "Code": {"ZipFile": {"$path": "fn"}},
                 },
             )
-            zipped = running.server.app.api.files.zip_folder("fn")
+            zipped = running.server.app.runtime.files.zip_folder("fn")
             assert function["result"]["CodeSize"] == len(zipped)
             with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
                 assert sorted(archive.namelist()) == ["bootstrap", "handler.py"]

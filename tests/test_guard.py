@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from mcp_types import ElicitResult
 
-from guard.classify import OpClass
+from catalog.classify import OpClass
+from core.calls import AwsCall, ResolvedTarget
 from guard.confirm import ConfirmationTokens, TokenRejected
 from guard.policy import Policy, PolicyDocument, PolicyError, parse_policy_file
-from services.base import AwsCall, ResolvedTarget
 from tests.conftest import SECRET_KEY, connect, serve
 from tests.helpers import audit_records, fails, ok
 
@@ -298,30 +298,6 @@ async def test_policy_allowed_role_arns_are_checked_before_assuming(make_setting
             await ok(client, "list_buckets", account="prod")
 
 
-EXPECTED_CLASSES = {
-    "get_account_info": "read",
-    "validate_credentials": "read",
-    "list_secrets": "read",
-    "describe_secret": "read",
-    "get_secret_value": "sensitive",
-    "create_secret": "write",
-    "update_secret": "write",
-    "delete_secret": "destructive",
-    "list_hosted_zones": "read",
-    "list_records": "read",
-    "change_records": "write",
-    "get_change": "read",
-    "list_buckets": "read",
-    "list_objects": "read",
-    "get_object": "read",
-    "put_object": "write",
-    "delete_object": "destructive",
-    "presign_url": "read",
-    "execute_aws_read_command": "read",
-    "execute_aws_write_command": "write",
-}
-
-
 async def test_every_tool_is_audited_without_secrets_and_annotations_match_classes(
     make_settings, audit_file, capfd, caplog
 ):
@@ -386,16 +362,24 @@ async def test_every_tool_is_audited_without_secrets_and_annotations_match_class
                 await client.call_tool(name, arguments)
     records = audit_records(audit_file)
     assert [r["tool"] for r in records] == [name for name, _ in calls]
+    specs = {spec.name: spec for spec in running.server.tool_specs}
     for record in records:
         assert record["transaction_id"] and record["caller"].startswith("sse:") and record["duration_ms"] >= 0
-        assert record["outcome"]
-        if record["tool"] in EXPECTED_CLASSES:
-            assert record["class"] == EXPECTED_CLASSES[record["tool"]], record
-            annotations = tools[record["tool"]].annotations
-            assert annotations.read_only_hint == (record["class"] in ("read", "sensitive")), record["tool"]
-            if record["class"] == "destructive":
-                assert annotations.destructive_hint
+        assert isinstance(record["outcome"], str) and record["outcome"], record
+        spec, annotations = specs[record["tool"]], tools[record["tool"]].annotations
+        for call in record.get("calls") or ([record] if record["operation"] else []):
+            service, operation = call["operation"].split(":")
+            if spec.operations:
+                assert (service, operation) in spec.operations, f"{spec.name} calls {service}:{operation} undeclared"
+            assert OpClass(call["class"]) in spec.classes, (spec.name, call)
+            if annotations.read_only_hint:
+                assert call["class"] in ("read", "sensitive"), (spec.name, call)
+            if call["class"] == "destructive":
+                assert annotations.destructive_hint, spec.name
+        if not spec.operations and not spec.calls:
+            assert record["operation"] is None, f"{spec.name} declares no AWS call but made one"
     assert tools["change_records"].annotations.destructive_hint  # a batch with a DELETE is destructive
+    assert not tools["presign_url"].annotations.read_only_hint  # method="put" grants an upload
     secret_record = next(r for r in records if r["tool"] == "create_secret")
     assert secret_record["params"]["SecretString"] == "***"
     everything = audit_file.read_text() + json.dumps([r.getMessage() for r in caplog.records])
@@ -405,6 +389,6 @@ async def test_every_tool_is_audited_without_secrets_and_annotations_match_class
 
 
 def _target():
-    from services.base import Target
+    from core.calls import Target
 
     return Target()

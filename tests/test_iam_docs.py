@@ -1,10 +1,7 @@
 """docs/iam cannot drift: the policies parse, the role chain matches the Kubernetes manifests, and each
-least-privilege example grants exactly the IAM actions of the operations the curated managers call."""
+least-privilege example grants exactly the IAM actions of the operations the curated tools declare."""
 
-import ast
 import fnmatch
-import importlib
-import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -12,8 +9,9 @@ from typing import Any
 import botocore.session
 import pytest
 
-from services.base import ServiceManager
+from services import MANAGERS
 from tests.repo import ROOT, kustomization, manifest
+from tooling import tool_specs
 
 IAM = ROOT / "docs" / "iam"
 IAM_ACTIONS = {
@@ -54,23 +52,13 @@ def test_every_json_document_in_docs_parses_as_an_iam_policy(path: Path):
         assert all(":" in action for action in as_list(statement["Action"]))
 
 
-def curated_managers() -> dict[str, type[ServiceManager]]:
-    found = {}
-    for path in sorted((ROOT / "services").glob("*.py")):
-        module = importlib.import_module(f"services.{path.stem}")
-        for _, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, ServiceManager) and cls.service and cls.__module__ == module.__name__:
-                found[cls.service] = cls
-    return found
+def curated_managers() -> dict[str, type]:
+    return {manager.service: manager for manager in MANAGERS}
 
 
-def operations_called(manager: type[ServiceManager]) -> set[str]:
-    """Every operation of the manager's service that its module names: `self.call(target, "ListSecrets", ...)`,
-    and the presigned operations."""
-    names = set(botocore.session.get_session().get_service_model(manager.service).operation_names)
-    tree = ast.parse(Path(inspect.getfile(manager)).read_text())
-    constants = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-    return constants & names
+def operations_called(manager: type) -> set[str]:
+    """The operations of the manager's own service that its tools declare in `@tool(calls=...)`."""
+    return {op for spec in tool_specs(manager) for service, op in spec.operations if service == manager.service}
 
 
 def required_actions(service: str) -> set[str]:

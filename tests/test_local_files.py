@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.files import LocalFileRefused, LocalFiles
+from core.files import LocalFileRefused, LocalFiles
 
 CANARY = "canary-local-files-4d2e"
 

@@ -3,15 +3,16 @@
 import datetime
 import io
 
+import pytest
 from botocore.response import StreamingBody
 
-from services.output import fit, mask_credentials, size_of, to_json
+from core.output import fit, size_of, to_json
 
 
 def test_botocore_values_become_json() -> None:
     moment = datetime.datetime(2026, 11, 21, 8, 0, tzinfo=datetime.UTC)
     body = StreamingBody(io.BytesIO(b"0123456789"), 10)
-    value = to_json({"When": moment, "Text": b"hello", "Raw": b"\x00\xff", "Body": body}, body_limit=4)
+    value, _ = to_json({"When": moment, "Text": b"hello", "Raw": b"\x00\xff", "Body": body}, body_limit=4)
     assert value == {
         "When": "2026-11-21T08:00:00+00:00",
         "Text": "hello",
@@ -57,6 +58,20 @@ def test_credential_secrets_are_masked_wherever_they_are() -> None:
         "roleCredentials": {"secretAccessKey": "s3cr3t", "sessionToken": "tok"},
         "AccessKey": {"UserName": "u", "SecretAccessKey": "s3cr3t"},
     }
-    masked = mask_credentials(response)
+    masked, _ = to_json(response, body_limit=1000)
     assert "s3cr3t" not in str(masked) and "tok" not in str(masked).replace("Token", "")
     assert masked["Credentials"]["AccessKeyId"] == "ASIAX"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"Text": "x" * 1000},
+        {"Items": [{"Id": index, "Name": "ü" * 10, "On": True, "Gone": None} for index in range(100)]},
+        {"Kanji": "漢" * 500, "When": datetime.datetime(2026, 1, 1), "Blob": b"\x00" * 64},
+    ],
+)
+def test_approximate_size_is_within_the_factor_the_output_cap_relies_on(value) -> None:
+    """`present` skips the exact size check when four times the estimate is under the cap."""
+    data, approximate = to_json(value, body_limit=1000)
+    assert size_of(data) <= 4 * approximate

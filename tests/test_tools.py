@@ -114,7 +114,7 @@ async def test_dns_records_can_be_listed_and_changed_by_domain_name(client, serv
 
 async def test_unknown_zone_name_is_a_tool_error(client):
     error = await fails(client, "list_records", zone="nowhere.example")
-    assert error["code"] == "NoSuchHostedZone"
+    assert error["code"] == "not_found"
 
 
 async def test_objects_round_trip_as_text_or_base64_and_are_cut_at_max_bytes(client, served):
@@ -183,6 +183,6 @@ async def test_list_profiles_reads_config_files_without_secrets(client):
 
 
 def _default():
-    from services.base import Target
+    from core.calls import Target
 
     return Target()

@@ -14,8 +14,8 @@ from typing import Any
 
 from botocore.model import Shape
 
-from services.errors import InvalidInput
-from services.files import LocalFiles
+from core.errors import InvalidInput
+from core.files import LocalFiles
 
 PATH_KEY = "$path"
 ZIP_MEMBERS = frozenset({"ZipFile"})

@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.base import SessionEnvironment
+from core.calls import SessionEnvironment
 
 _current: contextvars.ContextVar["Invocation"] = contextvars.ContextVar("invocation")
 
@@ -68,6 +68,19 @@ class SessionEnvironments:
         if len(self._values) >= self.LIMIT:
             self._values.pop(next(iter(self._values)))
         self._values[session_key] = environment
+
+    def update(self, session_key: str, given: SessionEnvironment) -> dict[str, str | None]:
+        """Merge what `set_environment` was given into the session's values; returns what changed.
+
+        Only the values given change; new access keys without a session token clear the old token,
+        which belonged to the old keys.
+        """
+        applied: dict[str, str | None] = {name: value for name, value in given.__dict__.items() if value}
+        if given.access_key_id and not given.session_token:
+            applied["session_token"] = None
+        previous = self.get(session_key) or SessionEnvironment()
+        self.set(session_key, SessionEnvironment(**{**previous.__dict__, **applied}))
+        return applied
 
     def clear(self, session_key: str) -> None:
         self._values.pop(session_key, None)

@@ -1,7 +1,8 @@
 """AWS responses as JSON an assistant can read, within a size budget.
 
-`to_json` turns botocore's values into JSON ones: timestamps as ISO 8601, blobs as UTF-8 text
-when they are text and base64 otherwise, streaming bodies read up to a limit. `fit` keeps a
+`to_json` turns botocore's values into JSON ones in one walk: timestamps as ISO 8601, blobs as UTF-8
+text when they are text and base64 otherwise, streaming bodies read up to a limit, credential secrets
+masked. `fit` keeps a
 value under a byte budget by dropping the tail of its largest lists (then shortening its
 longest strings) and says exactly what it dropped, so the caller can narrow the request.
 """
@@ -41,37 +42,46 @@ CREDENTIAL_FIELDS = re.compile(r"^(secret_?access_?key|session_?token|secret_?ke
 MASK = "***"
 
 
-def mask_credentials(value: Any) -> Any:
-    """A copy of a JSON value with credential secrets replaced by `***`: never shown, whatever the call."""
-    if isinstance(value, dict):
-        return {
-            key: MASK if CREDENTIAL_FIELDS.match(key) and item else mask_credentials(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [mask_credentials(item) for item in value]
-    return value
+def to_json(value: Any, body_limit: int) -> tuple[Any, int]:
+    """A JSON-ready copy of a botocore response value, with credential secrets masked, and the approximate
+    size of its JSON in bytes (characters and punctuation, before escaping): one walk for all three."""
+    size = [0]
+    converted = _json(value, body_limit, size)
+    return converted, size[0]
 
 
-def to_json(value: Any, body_limit: int) -> Any:
-    """A JSON-ready copy of a botocore response value."""
+def _json(value: Any, body_limit: int, size: list[int]) -> Any:
     if isinstance(value, Mapping):
-        return {str(key): to_json(item, body_limit) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json(item, body_limit) for item in value]
-    if isinstance(value, datetime.datetime | datetime.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, bytes | bytearray):
-        return blob_json(bytes(value))
-    if isinstance(value, StreamingBody):
-        return stream_json(value, body_limit)
-    if isinstance(value, set | frozenset):
-        return [to_json(item, body_limit) for item in sorted(value, key=str)]
-    if value is None or isinstance(value, str | int | float | bool):
+        size[0] += 2 + 4 * len(value)
+        converted = {}
+        for key, item in value.items():
+            key = str(key)
+            size[0] += len(key)
+            masked = item and CREDENTIAL_FIELDS.match(key)
+            converted[key] = _json(MASK if masked else item, body_limit, size)
+        return converted
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        size[0] += 2 + len(items)
+        return [_json(item, body_limit, size) for item in items]
+    if isinstance(value, str):
+        size[0] += len(value) + 2
         return value
-    return str(value)
+    if value is None or isinstance(value, bool | int | float):
+        size[0] += 5
+        return value
+    if isinstance(value, datetime.datetime | datetime.date):
+        converted = value.isoformat()
+    elif isinstance(value, Decimal):
+        converted = int(value) if value == value.to_integral_value() else float(value)
+    elif isinstance(value, bytes | bytearray):
+        converted = blob_json(bytes(value))
+    elif isinstance(value, StreamingBody):
+        converted = stream_json(value, body_limit)
+    else:
+        converted = str(value)
+    size[0] += size_of(converted)
+    return converted
 
 
 def blob_json(data: bytes) -> Any:

@@ -15,15 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from services.errors import InvalidInput
+from core.errors import LocalFileRefused
 
 _PROC_FD = Path("/proc/self/fd")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-
-
-class LocalFileRefused(InvalidInput):
-    code = "local_file_refused"
-    hint = 'give a path relative to AWS_MCP_FILES_ROOT, e.g. {"$path": "build/app.zip"}'
 
 
 @dataclass(frozen=True)

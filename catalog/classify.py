@@ -431,3 +431,8 @@ def classify(
     if params is not None and inspect is not None and inspect(params):
         return OpClass.DESTRUCTIVE
     return op_class
+
+
+def can_be_destructive(service: str, operation: str) -> bool:
+    """Whether some call of this operation is destructive: by its name, or for some arguments."""
+    return _classify_name(service, operation) is OpClass.DESTRUCTIVE or (service, operation) in DESTRUCTIVE_WITH_PARAMS

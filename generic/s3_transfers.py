@@ -16,9 +16,13 @@ from typing import Any
 from botocore.client import BaseClient
 
 from catalog.models import operation_model
-from services.base import AwsCall, ResolvedTarget
-from services.errors import InvalidInput
-from services.generic import ApiResult, GenericApi, Pagination
+from core.calls import AwsCall, ResolvedTarget
+from core.errors import CommandRefused, InvalidInput
+from core.executor import AwsExecutor
+from core.files import LocalFiles
+from core.payload import path_reference
+from generic.api import ApiResult, GenericApi, Pagination, Request
+from guard.guard import Guard
 
 MAX_OBJECTS = 1_000
 """Objects one cp or rm command handles; narrow the prefix or filters beyond that."""
@@ -66,13 +70,15 @@ class Copy:
 
 
 class S3Transfers:
-    def __init__(self, api: GenericApi) -> None:
+    def __init__(self, api: GenericApi, executor: AwsExecutor, guard: Guard, files: LocalFiles) -> None:
         self.api = api
-        self.files = api.files
+        self.executor = executor
+        self.guard = guard
+        self.files = files
 
     async def run(self, target: ResolvedTarget, action: str, args: dict[str, Any]) -> ApiResult:
         if action in _UNSUPPORTED:
-            raise InvalidInput(_UNSUPPORTED[action], code="command_refused")
+            raise CommandRefused(_UNSUPPORTED[action])
         handler = {"ls": self._ls, "cp": self._cp, "mb": self._mb, "rb": self._rb, "rm": self._rm}[action]
         return await handler(target, dict(args))
 
@@ -126,9 +132,8 @@ class S3Transfers:
         if force:
             probe = await self._call(target, "ListObjectsV2", {"Bucket": bucket, "MaxKeys": 1})
             if probe.result.get("KeyCount"):
-                raise InvalidInput(
+                raise CommandRefused(
                     f"s3://{bucket} is not empty; --force would delete every object in it unseen",
-                    code="command_refused",
                     hint=f"run `s3 rm s3://{bucket} --recursive` first (one confirmed delete per 1,000 objects)",
                 )
         removed = await self._call(target, "DeleteBucket", {"Bucket": bucket})
@@ -207,15 +212,15 @@ class S3Transfers:
         filters: list,
     ) -> tuple[list[Copy], bool]:
         if not recursive:
-            if "path" in source and await self.api.executor.in_thread(self.files.is_dir, source["path"]):
+            if "path" in source and await self.executor.in_thread(self.files.is_dir, source["path"]):
                 raise InvalidInput(f"{source['path']!r} is a folder: add --recursive to copy what it holds")
             name = posixpath.basename(source.get("key") or source.get("path", "").rstrip("/"))
-            into_folder = "path" in destination and await self.api.executor.in_thread(
+            into_folder = "path" in destination and await self.executor.in_thread(
                 self._names_folder, destination["path"]
             )
             return [Copy(source, _into(destination, name, into_folder))], False
         if "path" in source:
-            files = await self.api.executor.in_thread(lambda: list(self.files.files_under(source["path"])))
+            files = await self.executor.in_thread(lambda: list(self.files.files_under(source["path"])))
             chosen = [file for file in files if _included(file.relative, filters)]
             base = source["path"].rstrip("/")
             copies = [
@@ -253,11 +258,11 @@ class S3Transfers:
             raise InvalidInput(f"{', '.join(sorted(extra))} apply to uploads and copies, not downloads")
         params = {"Bucket": source["bucket"], "Key": source["key"]}
         call = AwsCall(target, "s3", "GetObject", params, f"download s3://{source['bucket']}/{source['key']}")
-        size = await self.api.executor.run(call, lambda client: self._download(client, params, destination["path"]))
+        size = await self.executor.run(call, lambda client: self._download(client, params, destination["path"]))
         return ApiResult(
             service="s3",
             operation="GetObject",
-            op_class=self.api.guard.classify(call).value,
+            op_class=self.guard.classify(call).value,
             target=target.describe(),
             result={"written": destination["path"], "size": size},
         )
@@ -268,6 +273,45 @@ class S3Transfers:
             return self.files.write(path, body.iter_chunks(64 * 1024))
         finally:
             body.close()
+
+    # --- s3 PutObject of a folder (execute) ------------------------------------------------------
+
+    @staticmethod
+    def body_path(service: str, operation: str, payload: dict[str, Any]) -> str | None:
+        """The local path an s3 PutObject payload gives as its Body, which may be a folder."""
+        if (service, operation) != ("s3", "PutObject") or not isinstance(payload, dict):
+            return None
+        return path_reference(payload.get("Body"))
+
+    async def put_folder(self, target: ResolvedTarget, payload: dict[str, Any], folder: str) -> ApiResult:
+        """Every file of the folder as its own PutObject under the Key prefix, each through the guard."""
+        files = await self.executor.in_thread(lambda: list(self.files.files_under(folder)))
+        if len(files) > MAX_OBJECTS:
+            raise InvalidInput(
+                f"folder {folder!r} holds {len(files)} files; at most {MAX_OBJECTS} upload in one call",
+                hint="upload sub-folders one at a time",
+            )
+        model = operation_model("s3", "PutObject")
+        prefix = str(payload.get("Key") or "")
+        prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+        uploaded = []
+        base = folder.rstrip("/")
+        last = None
+        for file in files:
+            item = {**payload, "Key": prefix + file.relative, "Body": {"$path": f"{base}/{file.relative}"}}
+            guessed, _ = mimetypes.guess_type(file.relative)
+            if "ContentType" not in payload and guessed:
+                item["ContentType"] = guessed
+            last = await self.api.call(Request(target, model, item))
+            uploaded.append({"key": item["Key"], "size": file.size, "etag": last.data.get("ETag")})
+        return ApiResult(
+            service="s3",
+            operation="PutObject",
+            op_class=self.guard.classify(last.call).value if last else "write",
+            target=target.describe(),
+            result={"bucket": payload.get("Bucket"), "uploaded": uploaded, "count": len(uploaded)},
+            local_files=[folder],
+        )
 
     # --- shared ----------------------------------------------------------------------------------
 
@@ -297,7 +341,7 @@ class S3Transfers:
         summary: str | None = None,
     ) -> ApiResult:
         model = operation_model("s3", operation)
-        return await self.api.run(target, model, params, pagination, None, base64_blobs=False, summary=summary)
+        return await self.api.run(Request(target, model, params, pagination, base64_blobs=False, summary=summary))
 
     async def _nothing(self, target: ResolvedTarget, operation: str, note: str) -> ApiResult:
         return ApiResult(
@@ -328,9 +372,8 @@ def _refuse_options(action: str, args: dict[str, Any]) -> None:
     unsupported = sorted(name for name in args if name not in _QUIET_OPTIONS)
     if unsupported:
         names = ", ".join("--" + name.replace("_", "-") for name in unsupported)
-        raise InvalidInput(
+        raise CommandRefused(
             f"`s3 {action}` option {names} is not supported here",
-            code="command_refused",
             hint="use the s3api command (or execute) for the operation with those parameters",
         )
 

@@ -1,0 +1,221 @@
+"""The only maker of botocore clients: target → credentials → cached client.
+
+- A call's target (account alias, profile, role ARN, region) resolves to source credentials (the
+  profile as botocore resolves it, or the default chain) and, where a role is named, to assumed-role
+  credentials cached per (source, role, external id) and refreshed by botocore before they expire.
+- Clients come from one long-lived botocore session, created under a lock (sessions are not
+  thread-safe) and cached per (credentials, service, region). A refresh yields new keys and so a
+  new client; old clients age out of a bounded LRU.
+
+Every method blocks: callers run them in worker threads (see core.executor).
+"""
+
+import fnmatch
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import botocore.session
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.credentials import Credentials, DeferredRefreshableCredentials, ReadOnlyCredentials
+from botocore.exceptions import ProfileNotFound
+from dateutil.tz import tzlocal
+
+from config import ROLE_ARN_PATTERN, Settings
+from core.calls import ResolvedTarget, SessionEnvironment, Target
+from core.errors import CredentialsError, InvalidInput, NoCredentials, ProfileMissing, RoleNotAllowed, UnknownAccount
+
+DEFAULT_REGION = "us-east-1"
+CLIENT_CACHE_SIZE = 512
+
+
+class AwsClients:
+    """Credentials and clients for every target, cached; all methods are blocking and thread-safe."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings
+        self._clock = clock or (lambda: datetime.now(tzlocal()))
+        self._lock = threading.RLock()
+        self._session = self._pinned(botocore.session.Session())
+        self._profile_sessions: dict[str, botocore.session.Session] = {}
+        self._role_credentials: dict[tuple[str, str, str | None], DeferredRefreshableCredentials] = {}
+        self._clients: OrderedDict[tuple[str, str | None, str, str], BaseClient] = OrderedDict()
+        self._config = Config(
+            retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            max_pool_connections=settings.max_workers,
+            user_agent_extra="aws-ops-mcp",
+        )
+        self._account_ids: dict[str, str] = {}
+        self.assume_role_calls = 0
+
+    def on(self, event_name: str, handler: Callable[..., Any]) -> None:
+        """Register a botocore event handler (`before-send`, `after-call.*`...) on clients created from now on."""
+        self._session.register(event_name, handler)
+
+    def resolve(self, target: Target, environment: SessionEnvironment | None = None) -> ResolvedTarget:
+        """Expand the alias and pick the region; fails fast on unknown aliases and malformed ARNs."""
+        alias = None
+        if target.account:
+            alias = self.settings.account(target.account)
+            if alias is None:
+                known = ", ".join(sorted(self.settings.accounts)) or "none are configured"
+                raise UnknownAccount(
+                    f"unknown account alias {target.account!r}; known aliases: {known}",
+                    hint="list_accounts shows the aliases; ACCOUNT_<NAME>_ROLE_ARN defines one",
+                )
+        role_arn = target.role_arn or (alias.role_arn if alias else None)
+        if role_arn and not ROLE_ARN_PATTERN.match(role_arn):
+            raise InvalidInput(
+                f"role_arn {role_arn!r} is not a role ARN", hint="use arn:aws:iam::<12-digit account>:role/<name>"
+            )
+        env = environment
+        profile = target.profile or (alias.profile if alias else None) or (env.profile if env else None)
+        region = (
+            target.region
+            or (alias.region if alias else None)
+            or (env.region if env else None)
+            or (self._profile_region(profile) if profile else None)
+            or self.settings.region
+            or DEFAULT_REGION
+        )
+        return ResolvedTarget(
+            region=region,
+            alias=alias.name if alias else None,
+            profile=profile,
+            role_arn=role_arn,
+            external_id=alias.external_id if alias and alias.role_arn == role_arn else None,
+            environment=env,
+        )
+
+    def check_role_allowed(self, role_arn: str, extra_patterns: tuple[str, ...] = ()) -> None:
+        for patterns in (self.settings.allowed_role_arns, extra_patterns):
+            if patterns and not any(fnmatch.fnmatchcase(role_arn, pattern) for pattern in patterns):
+                raise RoleNotAllowed(f"assuming {role_arn} is not allowed; allowed: {', '.join(patterns)}")
+
+    def credentials(self, target: ResolvedTarget) -> Credentials:
+        source = self._source_credentials(target)
+        if not target.role_arn:
+            return source
+        self.check_role_allowed(target.role_arn)
+        key = (target.source, target.role_arn, target.external_id)
+        with self._lock:
+            credentials = self._role_credentials.get(key)
+            if credentials is None:
+                credentials = DeferredRefreshableCredentials(
+                    refresh_using=lambda: self._assume_role(source, target),
+                    method="assume-role",
+                    time_fetcher=self._clock,
+                )
+                self._role_credentials[key] = credentials
+        return credentials
+
+    def frozen_credentials(self, target: ResolvedTarget) -> ReadOnlyCredentials:
+        """The current keys for a target, refreshing assumed roles near expiry."""
+        credentials = self.credentials(target)
+        frozen = credentials.get_frozen_credentials()
+        if not frozen.access_key or not frozen.secret_key:
+            raise CredentialsError("the resolved credentials are incomplete", hint="check the profile or environment")
+        return frozen
+
+    def client(self, target: ResolvedTarget, service: str) -> BaseClient:
+        frozen = self.frozen_credentials(target)
+        return self._client_for(frozen, service, target.region)
+
+    def _client_for(self, frozen: ReadOnlyCredentials, service: str, region: str) -> BaseClient:
+        key = (frozen.access_key, frozen.token, service, region)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is not None:
+                self._clients.move_to_end(key)
+                return client
+            client = self._session.create_client(
+                service,
+                region_name=region,
+                endpoint_url=self.settings.endpoint_url,
+                aws_access_key_id=frozen.access_key,
+                aws_secret_access_key=frozen.secret_key,
+                aws_session_token=frozen.token,
+                config=self._config,
+            )
+            self._clients[key] = client
+            if len(self._clients) > CLIENT_CACHE_SIZE:
+                self._clients.popitem(last=False)
+            return client
+
+    def account_id(self, target: ResolvedTarget) -> str:
+        """The account the target's credentials act in (GetCallerIdentity, cached per credentials)."""
+        frozen = self.frozen_credentials(target)
+        with self._lock:
+            cached = self._account_ids.get(frozen.access_key)
+        if cached is None:
+            cached = self._client_for(frozen, "sts", target.region).get_caller_identity()["Account"]
+            with self._lock:
+                self._account_ids[frozen.access_key] = cached
+        return cached
+
+    def _source_credentials(self, target: ResolvedTarget) -> Credentials:
+        env = target.environment
+        if target.profile is None and env is not None and (static := env.static_credentials()) is not None:
+            return static
+        session = self._profile_session(target.profile) if target.profile else self._session
+        try:
+            credentials = session.get_credentials()
+        except ProfileNotFound as exc:
+            raise ProfileMissing(str(exc)) from exc
+        if credentials is None:
+            where = f"profile {target.profile!r}" if target.profile else "the default credential chain"
+            raise NoCredentials(f"no AWS credentials found in {where}")
+        return credentials
+
+    def _profile_session(self, profile: str) -> botocore.session.Session:
+        with self._lock:
+            session = self._profile_sessions.get(profile)
+            if session is None:
+                session = self._pinned(botocore.session.Session(profile=profile))
+                if profile not in session.available_profiles:
+                    raise ProfileMissing(f"profile {profile!r} is not in the AWS config or credentials files")
+                session.register_component("data_loader", self._session.get_component("data_loader"))
+                self._profile_sessions[profile] = session
+            return session
+
+    def _pinned(self, session: botocore.session.Session) -> botocore.session.Session:
+        """Make AWS_ENDPOINT_URL apply to the clients botocore creates by itself, too.
+
+        A profile with role_arn/source_profile, SSO, or web identity makes botocore create its own
+        STS/SSO clients through `session.create_client` while resolving credentials; without this they
+        would ignore an endpoint that came from `.env` (and reach AWS from the sandbox or the tests).
+        """
+        endpoint = self.settings.endpoint_url
+        if endpoint is not None:
+            create = session.create_client
+            session.create_client = lambda *args, **kwargs: create(*args, **{"endpoint_url": endpoint, **kwargs})
+        return session
+
+    def _profile_region(self, profile: str) -> str | None:
+        return self._profile_session(profile).get_config_variable("region")
+
+    def _assume_role(self, source: Credentials, target: ResolvedTarget) -> dict[str, Any]:
+        """Called by botocore's refreshable credentials on first use and before expiry."""
+        assert target.role_arn
+        sts = self._client_for(source.get_frozen_credentials(), "sts", target.region)
+        request: dict[str, Any] = {
+            "RoleArn": target.role_arn,
+            "RoleSessionName": self.settings.role_session_name,
+            "DurationSeconds": self.settings.role_duration_seconds,
+        }
+        if target.external_id:
+            request["ExternalId"] = target.external_id
+        with self._lock:
+            self.assume_role_calls += 1
+        issued = sts.assume_role(**request)["Credentials"]
+        return {
+            "access_key": issued["AccessKeyId"],
+            "secret_key": issued["SecretAccessKey"],
+            "token": issued["SessionToken"],
+            "expiry_time": issued["Expiration"].isoformat(),
+        }

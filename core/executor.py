@@ -1,0 +1,125 @@
+"""Runs `AwsCall`s: through the guard, then in a worker thread, so the event loop never waits on AWS.
+
+One worker-thread hop per AWS call: building the call (parsing, reading local files), the guard's
+check and the call itself run together; only a destructive call goes back to the event loop in
+between, for the guard to ask the user. The guard is a protocol here: core knows nothing of
+policies or confirmations.
+
+Worker threads are shared through a capacity limiter; `nested` hands a fan-out its own, smaller
+limiter whose threads are still counted against the shared one, so one fan-out never starves
+other callers.
+"""
+
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from typing import Any, Protocol, TypeVar
+
+import anyio
+import anyio.to_thread
+from botocore.client import BaseClient
+
+from catalog.classify import OpClass
+from core.calls import AwsCall
+from core.clients import AwsClients
+from core.errors import from_exception
+
+T = TypeVar("T")
+
+
+class CallGuard(Protocol):
+    def check(self, call: AwsCall) -> OpClass:
+        """Decide on the call (blocking-safe, synchronous); raise to refuse it."""
+        ...
+
+    async def confirm(self, call: AwsCall) -> None:
+        """Get the go-ahead for a destructive call that `check` allowed; raise to refuse it."""
+        ...
+
+
+class Detour(Exception):
+    """Raised by a `build` function to leave the single-call path; reaches the caller unmapped."""
+
+
+class _Confirm:
+    """The guard wants the user's go-ahead before the call runs."""
+
+
+_CONFIRM = _Confirm()
+
+
+class AwsExecutor:
+    """Runs `AwsCall`s: guard, client, worker thread."""
+
+    def __init__(self, clients: AwsClients, guard: CallGuard, max_workers: int, *, parent: "AwsExecutor | None" = None):
+        self.clients = clients
+        self.guard = guard
+        self._limiter = anyio.CapacityLimiter(max_workers)
+        self._parent = parent
+
+    def nested(self, max_workers: int) -> "AwsExecutor":
+        """An executor whose calls take a place in its own limiter and in this one's."""
+        return AwsExecutor(self.clients, self.guard, max_workers, parent=self)
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        async with AsyncExitStack() as places:
+            executor: AwsExecutor | None = self._parent
+            while executor is not None:
+                await places.enter_async_context(executor._limiter)
+                executor = executor._parent
+            return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+
+    async def execute(self, call: AwsCall) -> dict[str, Any]:
+        """The call as botocore makes it, its response without ResponseMetadata."""
+        return await self.run(call, lambda client: send(call, client))
+
+    async def run(self, call: AwsCall, work: Callable[[BaseClient], T]) -> T:
+        """Pass `call` through the guard, then run `work` with the target's client in a worker thread.
+
+        `work` makes the call its own way (paginated, streamed, presigned); it must not make others.
+        """
+        _, result = await self.build_and_run(lambda: call, lambda _, client: work(client))
+        return result
+
+    async def build_and_run(
+        self, build: Callable[[], AwsCall], work: Callable[[AwsCall, BaseClient], T]
+    ) -> tuple[AwsCall, T]:
+        """Build the call, check it with the guard and run `work`, in one worker-thread hop.
+
+        `build` may block (parse a command, read local files, resolve a profile). Failures come back
+        as `OpsError`s.
+        """
+
+        def first() -> tuple[AwsCall, T | _Confirm]:
+            call = build()
+            if self.guard.check(call) is OpClass.DESTRUCTIVE:
+                return call, _CONFIRM
+            return call, work(call, self.clients.client(call.target, call.service))
+
+        call, result = await self.run_blocking(first)
+        if isinstance(result, _Confirm):
+            await self.guard.confirm(call)
+            result = await self.run_blocking(lambda: work(call, self.clients.client(call.target, call.service)))
+        return call, result
+
+    async def presign(self, call: AwsCall, expires_in: int) -> str:
+        """A presigned URL is signed locally, but it grants whatever the call would do: guard it the same."""
+        return await self.run(
+            call,
+            lambda client: client.generate_presigned_url(call.method, Params=dict(call.params), ExpiresIn=expires_in),
+        )
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking work in a worker thread; failures come back as `OpsError`s."""
+        try:
+            return await self.in_thread(fn, *args)
+        except Detour:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a tool error, see errors.from_exception
+            raise from_exception(exc) from None
+
+
+def send(call: AwsCall, client: BaseClient) -> dict[str, Any]:
+    """Make the call as botocore does; its response without ResponseMetadata. Blocking."""
+    response = getattr(client, call.method)(**call.params)
+    response.pop("ResponseMetadata", None)
+    return response

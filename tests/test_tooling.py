@@ -1,0 +1,78 @@
+"""One declaration per tool: what a client sees is derived from `@tool(title, calls=...)`."""
+
+import inspect
+
+import pytest
+
+from catalog.classify import OpClass
+from catalog.models import operation_names
+from server import PROVIDERS
+from tooling import ANY_OPERATION, ANY_READ, TARGET_PARAMETERS, ToolSpec, tool, tool_specs
+
+pytestmark = pytest.mark.anyio
+SPECS = [spec for provider in PROVIDERS for spec in tool_specs(provider)]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_every_declared_call_is_a_real_operation(spec: ToolSpec):
+    for service, operation in spec.operations:
+        assert operation in operation_names(service), f"{spec.name} declares {service}:{operation}"
+
+
+def test_tool_names_are_unique_snake_case_verbs():
+    names = [spec.name for spec in SPECS]
+    assert len(names) == len(set(names))
+    assert all(name.islower() and name.isidentifier() for name in names)
+
+
+async def test_published_signatures_add_the_target_parameters_once_and_a_token_where_a_call_can_destroy(client):
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    for spec in SPECS:
+        properties = tools[spec.name].input_schema["properties"]
+        assert (set(TARGET_PARAMETERS) <= set(properties)) is spec.targeted, spec.name
+        assert ("confirmation_token" in properties) is (OpClass.DESTRUCTIVE in spec.classes), spec.name
+        assert "target" not in properties and "self" not in properties and "ctx" not in properties
+        own = [name for name in inspect.signature(spec.fn).parameters if name not in ("self", "target")]
+        assert list(properties)[: len(own)] == own, spec.name
+
+
+async def test_descriptions_carry_no_docstring_indentation(client):
+    for listed in (await client.list_tools()).tools:
+        assert "\n" not in listed.description and "  " not in listed.description, listed.name
+
+
+def test_hints_follow_the_classes_of_the_declared_calls():
+    class Probe:
+        service = "s3"
+
+        @tool("Reads", calls=("ListBuckets", "GetObject"))
+        async def reads(self): ...
+
+        @tool("Grants an upload", calls=("GetObject", "PutObject"))
+        async def grants(self): ...
+
+        @tool("Sometimes deletes", calls=("route53:ChangeResourceRecordSets",))
+        async def changes(self): ...
+
+        @tool("Anything", calls=ANY_OPERATION)
+        async def anything(self): ...
+
+        @tool("Any read", calls=ANY_READ)
+        async def any_read(self): ...
+
+        @tool("Local state", changes_state=True)
+        async def local(self): ...
+
+    hints = {
+        spec.name: (spec.annotations().read_only_hint, spec.annotations().destructive_hint, spec.confirmable)
+        for spec in tool_specs(Probe)
+    }
+    assert hints == {
+        "reads": (True, False, False),
+        "grants": (False, False, False),
+        "changes": (False, True, True),
+        "anything": (False, True, True),
+        "any_read": (True, False, False),
+        "local": (False, False, False),
+    }
+    assert next(tool_specs(Probe)).operations == (("s3", "ListBuckets"), ("s3", "GetObject"))
