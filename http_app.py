@@ -1,37 +1,65 @@
-"""The HTTP surface: streamable HTTP at /mcp (and /), SSE at /sse + /messages/, /healthz, /readyz, bearer auth."""
+"""The HTTP surface: streamable HTTP at /mcp (and /), SSE at /sse + /messages/, /healthz, /readyz, and the
+authentication that establishes who calls."""
 
 import hmac
 import ipaddress
+import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
+from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config import ConfigError, Settings
+from core.invocation import token_fingerprint
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
 
-class BearerAuth:
-    """Every path but /healthz and /readyz needs `Authorization: Bearer <token>`; compared in constant time."""
+class StaticTokenVerifier:
+    """`MCP_AUTH_TOKEN`: one shared bearer token, compared in constant time. Its principal is
+    `token:<fingerprint>`, never the token itself."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, token: str) -> None:
+        self._expected = token.encode()
+        self._subject = token_fingerprint(token)
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        if not hmac.compare_digest(token.strip().encode(), self._expected):
+            return None
+        return AccessToken(
+            token=token,
+            client_id=self._subject,
+            scopes=[],
+            subject=self._subject,
+            claims={"auth": "static-token", "role": "admin"},
+        )
+
+
+class Authenticate:
+    """Every path but /healthz and /readyz needs a bearer token the verifier accepts. The verified user goes
+    into the ASGI scope (`scope["user"]`, as the SDK's auth middleware does) and the SDK's auth context, so
+    tools read the principal from there and the SDK binds sessions to it; nothing downstream re-reads headers."""
+
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier) -> None:
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        self._backend = BearerAuthBackend(verifier)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
-        supplied = dict(scope.get("headers") or []).get(b"authorization", b"")
-        if not hmac.compare_digest(supplied, self._expected):
+        verified = await self._backend.authenticate(HTTPConnection(scope))
+        if verified is None:
             response = JSONResponse(
                 {"error": "unauthorized", "hint": "send Authorization: Bearer <MCP_AUTH_TOKEN>"},
                 status_code=401,
@@ -39,7 +67,39 @@ class BearerAuth:
             )
             await response(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        scope["auth"], scope["user"] = verified
+        await AuthContextMiddleware(self.app)(scope, receive, send)
+
+
+class SseSessionEnd:
+    """Calls `on_end("sse:<id>")` when an SSE stream closes, so per-session state goes with its session.
+
+    The SDK names the session only in the stream's first event (`endpoint`: /messages/?session_id=<id>).
+    """
+
+    SESSION_ID = re.compile(rb"session_id=([0-9a-f]{32})")
+
+    def __init__(self, app: ASGIApp, on_end: Callable[[str], None]) -> None:
+        self.app = app
+        self.on_end = on_end
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/sse":
+            await self.app(scope, receive, send)
+            return
+        found: list[str] = []
+
+        async def watching(message: Message) -> None:
+            match = self.SESSION_ID.search(message.get("body", b"")) if not found else None
+            if match and message["type"] == "http.response.body":
+                found.append(match.group(1).decode())
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watching)
+        finally:
+            if found:
+                self.on_end(f"sse:{found[0]}")
 
 
 def is_loopback(host: str) -> bool:
@@ -108,6 +168,7 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.ready = False
+    app.add_middleware(SseSessionEnd, on_end=server.app.runtime.environments.end_session)  # type: ignore[attr-defined]
     if settings.auth_token:
-        app.add_middleware(BearerAuth, token=settings.auth_token)
+        app.add_middleware(Authenticate, verifier=StaticTokenVerifier(settings.auth_token))
     return app

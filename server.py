@@ -102,7 +102,7 @@ class OpsServer(MCPServer):
 
 def build_app(settings: Settings, transport: str = "http") -> App:
     policy = Policy.load(settings.policy_file, read_only=settings.read_only)
-    clients = AwsClients(settings)
+    clients = AwsClients(settings, allowed_role_patterns=tuple(policy.document.allowed_role_arns))
     guard = Guard(
         policy,
         ConfirmationTokens(settings.confirmation_secret, settings.confirmation_ttl_seconds),

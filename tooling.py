@@ -12,11 +12,13 @@ From that one declaration `register` derives what a client sees: the read-only a
 wherever a declared call can be destructive, and a description without the docstring's indentation.
 The gate tests read the same `ToolSpec`s, so a new tool needs no hand edit in them.
 
-Every call then runs inside `_invoke`, which (1) records who calls (MCP session, bearer token), (2)
+Every call then runs inside `_invoke`, which (1) records who calls (the principal the transport verified,
+the MCP session the SDK validated), (2)
 turns every failure into a tool error with code, message and hint, never a traceback, and (3) writes
 one audit record.
 """
 
+import getpass
 import inspect
 import logging
 import time
@@ -26,6 +28,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.connection import Connection
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
@@ -37,7 +41,7 @@ from core.clients import AwsClients
 from core.errors import OpsError, from_exception
 from core.executor import AwsExecutor
 from core.files import LocalFiles
-from core.invocation import Invocation, SessionEnvironments, activate, deactivate, token_fingerprint
+from core.invocation import ANONYMOUS, Invocation, Principal, SessionEnvironments, activate, deactivate
 from guard.audit import AuditLog, redact
 from guard.guard import Guard, InputRequired
 
@@ -211,12 +215,13 @@ async def _invoke(
     confirmation_token: str | None,
     runtime: Runtime,
 ) -> Any:
-    session = session_key(ctx, runtime.transport)
+    principal = principal_of(ctx, runtime.transport)
+    session = validated_session(ctx, runtime)
     invocation = Invocation(
         tool=name,
-        caller=caller_of(ctx, session),
+        principal=principal,
         session_key=session,
-        environment=runtime.environments.get(session),
+        environment=runtime.environments.get(principal, session),
         confirmation_token=confirmation_token,
         context=ctx,
     )
@@ -239,6 +244,60 @@ async def _invoke(
         runtime.audit.write(**audit_record(invocation, outcome, time.perf_counter() - started))
 
 
+LOCAL_USER = Principal(f"local:{getpass.getuser()}", "stdio")
+"""Over stdio the caller is whoever started the process."""
+
+
+def principal_of(ctx: Context | None, transport: str) -> Principal:
+    """The caller as the transport established it: the user the HTTP auth middleware verified (never a
+    header read here), the local user over stdio, or anonymous on an open loopback server."""
+    if transport == "stdio":
+        return LOCAL_USER
+    request = ctx.request_context.request if ctx is not None else None
+    user = request.scope.get("user") if request is not None and hasattr(request, "scope") else None
+    if isinstance(user, AuthenticatedUser):
+        claims = user.access_token.claims or {}
+        return Principal(
+            user.access_token.subject or user.username, claims.get("auth", "bearer"), claims.get("role", "admin")
+        )
+    return ANONYMOUS
+
+
+SESSION_KEY = "aws_ops_mcp.session"
+SSE_MESSAGES = "/messages"
+
+
+def validated_session(ctx: Context | None, runtime: "Runtime") -> str | None:
+    """The MCP session of the call when the SDK validated one (stateful streamable HTTP, SSE, stdio), else None.
+
+    Streamable HTTP: a session is a connection that outlives the request, to which the SDK routes a request
+    only after checking its `Mcp-Session-Id` (and that the principal who created it is the one calling);
+    its state is dropped when the connection closes. SSE: the SDK delivers a POST to /messages/ only for a
+    live `session_id` whose owner is the caller; http_app drops the state when the stream ends. A stateless
+    request gets a fresh connection with no session id, whatever headers it sends: no session.
+    """
+    if runtime.transport == "stdio":
+        return "stdio"
+    connection = _connection(ctx)
+    if connection is not None and connection.session_id:
+        key = f"http:{connection.session_id}"
+        if not connection.state.get(SESSION_KEY):
+            connection.state[SESSION_KEY] = key
+            connection.exit_stack.callback(runtime.environments.end_session, key)
+        return key
+    request = ctx.request_context.request if ctx is not None else None
+    if getattr(getattr(request, "url", None), "path", "").startswith(SSE_MESSAGES):
+        session_id = request.query_params.get("session_id")  # type: ignore[union-attr]
+        return f"sse:{session_id}" if session_id else None
+    return None
+
+
+def _connection(ctx: Context | None) -> Connection | None:
+    """The SDK's per-connection object behind a request (the one thing that outlives a request in a session)."""
+    session = ctx.request_context.session if ctx is not None else None
+    return getattr(session, "_connection", None)
+
+
 _SCHEMA_MAPS = frozenset({"properties", "$defs", "patternProperties"})
 
 
@@ -256,32 +315,6 @@ def without_titles(schema: Any, in_map: bool = False) -> Any:
     return schema
 
 
-def session_key(ctx: Context | None, transport: str) -> str | None:
-    """The MCP session a call belongs to, or None on stateless HTTP (2026-07-28 requests)."""
-    if transport == "stdio":
-        return "stdio"
-    if ctx is None:
-        return None
-    headers = ctx.headers or {}
-    if session_id := headers.get("mcp-session-id"):
-        return f"http:{session_id}"
-    request = ctx.request_context.request
-    query = getattr(request, "query_params", None)
-    if query is not None and (session_id := query.get("session_id")):
-        return f"sse:{session_id}"
-    return None
-
-
-def caller_of(ctx: Context | None, session: str | None) -> str:
-    """The session when there is one; else the bearer token's fingerprint; else anonymous."""
-    if session:
-        return session
-    authorization = (ctx.headers or {}).get("authorization", "") if ctx is not None else ""
-    if authorization.lower().startswith("bearer "):
-        return token_fingerprint(authorization[7:].strip())
-    return "anonymous"
-
-
 def error_result(error: OpsError) -> CallToolResult:
     return CallToolResult(
         content=[TextContent(type="text", text=error.text())],
@@ -296,7 +329,9 @@ def audit_record(invocation: Invocation, outcome: str, seconds: float) -> dict[s
     last = calls[-1] if calls else {}
     record = {
         "transaction_id": uuid.uuid4().hex,
-        "caller": invocation.caller,
+        "principal": invocation.principal.subject,
+        "auth": invocation.principal.auth,
+        "role": invocation.principal.role,
         "session": invocation.session_key,
         "tool": invocation.tool,
         "target": last.get("target"),

@@ -35,8 +35,15 @@ CLIENT_CACHE_SIZE = 512
 class AwsClients:
     """Credentials and clients for every target, cached; all methods are blocking and thread-safe."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], datetime] | None = None,
+        allowed_role_patterns: tuple[str, ...] = (),
+    ) -> None:
         self.settings = settings
+        self.allowed_role_patterns = allowed_role_patterns
+        """Patterns every assumed role must also match (the policy file's global allowed_role_arns)."""
         self._clock = clock or (lambda: datetime.now(tzlocal()))
         self._lock = threading.RLock()
         self._session = self._pinned(botocore.session.Session())
@@ -92,16 +99,33 @@ class AwsClients:
             environment=env,
         )
 
-    def check_role_allowed(self, role_arn: str, extra_patterns: tuple[str, ...] = ()) -> None:
-        for patterns in (self.settings.allowed_role_arns, extra_patterns):
+    def check_role_allowed(self, role_arn: str) -> None:
+        for patterns in (self.settings.allowed_role_arns, self.allowed_role_patterns):
             if patterns and not any(fnmatch.fnmatchcase(role_arn, pattern) for pattern in patterns):
                 raise RoleNotAllowed(f"assuming {role_arn} is not allowed; allowed: {', '.join(patterns)}")
 
+    def assumed_roles(self, target: ResolvedTarget) -> tuple[str, ...]:
+        """Every role the target's credentials assume, in order: those of its profile's chain
+        (`role_arn` with `source_profile`, as botocore follows them), then its own role ARN."""
+        roles = list(self._profile_roles(target.profile)) if target.profile else []
+        if target.role_arn:
+            roles.append(target.role_arn)
+        return tuple(roles)
+
+    def reached_account(self, target: ResolvedTarget) -> str:
+        """The account a call with this target acts in: the last assumed role's account, else the
+        credentials' identity (GetCallerIdentity once per credentials, cached). Blocking."""
+        roles = self.assumed_roles(target)
+        if roles:
+            return roles[-1].split(":")[4]
+        return self.account_id(target)
+
     def credentials(self, target: ResolvedTarget) -> Credentials:
+        for role in self.assumed_roles(target):
+            self.check_role_allowed(role)
         source = self._source_credentials(target)
         if not target.role_arn:
             return source
-        self.check_role_allowed(target.role_arn)
         key = (target.source, target.role_arn, target.external_id)
         with self._lock:
             credentials = self._role_credentials.get(key)
@@ -195,6 +219,20 @@ class AwsClients:
             create = session.create_client
             session.create_client = lambda *args, **kwargs: create(*args, **{"endpoint_url": endpoint, **kwargs})
         return session
+
+    def _profile_roles(self, profile: str) -> list[str]:
+        """The role ARNs a profile's chain assumes, the first-assumed first; a cycle stops the walk."""
+        profiles = self._profile_session(profile).full_config.get("profiles", {})
+        chain: list[str] = []
+        seen: set[str] = set()
+        name: str | None = profile
+        while name is not None and name not in seen:
+            seen.add(name)
+            config = profiles.get(name, {})
+            if config.get("role_arn"):
+                chain.append(config["role_arn"])
+            name = config.get("source_profile") if config.get("role_arn") else None
+        return list(reversed(chain))
 
     def _profile_region(self, profile: str) -> str | None:
         return self._profile_session(profile).get_config_variable("region")

@@ -22,6 +22,7 @@ from catalog.classify import OpClass
 from core.calls import AwsCall
 from core.clients import AwsClients
 from core.errors import from_exception
+from core.invocation import ensure_invocation
 
 T = TypeVar("T")
 
@@ -88,6 +89,8 @@ class AwsExecutor:
         `build` may block (parse a command, read local files, resolve a profile). Failures come back
         as `OpsError`s.
         """
+
+        ensure_invocation()  # on the event loop, so the worker thread's copy of the context shares it
 
         def first() -> tuple[AwsCall, T | _Confirm]:
             call = build()

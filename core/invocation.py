@@ -1,8 +1,10 @@
 """Who is calling which tool: the per-call facts the guard and the credential resolver need.
 
-The tool layer sets one `Invocation` per tool call in a context variable; the guard reads the
-caller, the MCP context (for elicitation) and the confirmation token from it, and credential
-resolution reads the calling session's `set_environment` values.
+The transport layer establishes the caller once, as a `Principal`; the tool layer sets one
+`Invocation` per tool call in a context variable. The guard reads the principal, the MCP context
+(for elicitation) and the confirmation token from it; credential resolution reads the calling
+session's `set_environment` values. A session is one the MCP SDK validated, never a name taken
+from a header.
 """
 
 import contextvars
@@ -15,11 +17,27 @@ from core.calls import SessionEnvironment
 _current: contextvars.ContextVar["Invocation"] = contextvars.ContextVar("invocation")
 
 
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the transport verified it. `subject` is what audit records and confirmation
+    tokens name: `local:<user>` over stdio, `token:<fingerprint>` for the static bearer token,
+    `anonymous` on an unauthenticated loopback server."""
+
+    subject: str
+    auth: str
+    """How the subject was established: stdio, static-token, none (and jwt, later)."""
+    role: str = "admin"
+
+
+ANONYMOUS = Principal("anonymous", "none")
+
+
 @dataclass
 class Invocation:
     tool: str
-    caller: str
+    principal: Principal = ANONYMOUS
     session_key: str | None = None
+    """The MCP session the SDK validated for this call (`http:<id>`, `sse:<id>`, `stdio`), or None."""
     environment: SessionEnvironment | None = None
     confirmation_token: str | None = None
     context: Any = field(default=None, repr=False)
@@ -33,7 +51,17 @@ def current() -> Invocation:
     try:
         return _current.get()
     except LookupError:
-        return Invocation(tool="-", caller="local")
+        return Invocation(tool="-", principal=Principal("local", "none"))
+
+
+def ensure_invocation() -> Invocation:
+    """The running invocation, or a new anonymous one made current (manager calls outside a tool call)."""
+    try:
+        return _current.get()
+    except LookupError:
+        invocation = current()
+        _current.set(invocation)
+        return invocation
 
 
 def activate(invocation: Invocation) -> contextvars.Token:
@@ -50,26 +78,24 @@ def token_fingerprint(token: str) -> str:
 
 
 class SessionEnvironments:
-    """`set_environment` values per MCP session, in memory only.
+    """`set_environment` values per (principal, MCP session), in memory only.
 
-    Keys are MCP session ids (streamable HTTP `Mcp-Session-Id`, the SSE connection's session id,
-    or "stdio"). The table is bounded: past LIMIT sessions the oldest entry is dropped.
+    The transport layers call `end_session` when a session ends, so values go with it. The table is
+    bounded: past LIMIT entries the oldest is dropped.
     """
 
     LIMIT = 10_000
 
     def __init__(self) -> None:
-        self._values: dict[str, SessionEnvironment] = {}
+        self._values: dict[tuple[str, str], SessionEnvironment] = {}
 
-    def get(self, session_key: str | None) -> SessionEnvironment | None:
-        return self._values.get(session_key) if session_key else None
+    def __len__(self) -> int:
+        return len(self._values)
 
-    def set(self, session_key: str, environment: SessionEnvironment) -> None:
-        if len(self._values) >= self.LIMIT:
-            self._values.pop(next(iter(self._values)))
-        self._values[session_key] = environment
+    def get(self, principal: Principal, session_key: str | None) -> SessionEnvironment | None:
+        return self._values.get((principal.subject, session_key)) if session_key else None
 
-    def update(self, session_key: str, given: SessionEnvironment) -> dict[str, str | None]:
+    def update(self, principal: Principal, session_key: str, given: SessionEnvironment) -> dict[str, str | None]:
         """Merge what `set_environment` was given into the session's values; returns what changed.
 
         Only the values given change; new access keys without a session token clear the old token,
@@ -78,9 +104,14 @@ class SessionEnvironments:
         applied: dict[str, str | None] = {name: value for name, value in given.__dict__.items() if value}
         if given.access_key_id and not given.session_token:
             applied["session_token"] = None
-        previous = self.get(session_key) or SessionEnvironment()
-        self.set(session_key, SessionEnvironment(**{**previous.__dict__, **applied}))
+        key = (principal.subject, session_key)
+        previous = self._values.get(key) or SessionEnvironment()
+        if key not in self._values and len(self._values) >= self.LIMIT:
+            self._values.pop(next(iter(self._values)))
+        self._values[key] = SessionEnvironment(**{**previous.__dict__, **applied})
         return applied
 
-    def clear(self, session_key: str) -> None:
-        self._values.pop(session_key, None)
+    def end_session(self, session_key: str) -> None:
+        """The session is gone: forget what any principal set in it."""
+        for key in [key for key in self._values if key[1] == session_key]:
+            self._values.pop(key, None)

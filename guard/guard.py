@@ -5,9 +5,10 @@ Curated, generic and CLI tools all reach AWS through `AwsExecutor`, which hands 
 The decisions land on the current `Invocation`; the tool layer writes the audit line.
 """
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
-import anyio.to_thread
 from mcp.server.elicitation import render_elicitation_schema
 from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
@@ -15,15 +16,16 @@ from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
 from catalog.classify import OpClass, classify
-from core.calls import AwsCall
+from core.calls import AwsCall, ResolvedTarget, Target
 from core.clients import AwsClients
 from core.errors import ConfirmationDeclined, ConfirmationRejected, ConfirmationRequired, PolicyDenied
 from core.invocation import Invocation, current
 from guard.confirm import ConfirmationTokens, TokenRejected
-from guard.policy import Decision, Policy
+from guard.policy import Decision, Policy, PolicyError
 
 INPUT_REQUIRED_VERSION = "2026-07-28"
 CONFIRM_KEY = "confirm_destructive"
+ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
 class InputRequired(Exception):
@@ -46,16 +48,61 @@ class Guard:
         self.tokens = tokens
         self.clients = clients
         self.auto_approve = auto_approve
+        self._alias_accounts: dict[str, str] = {}
+        self._check_section_names()
 
-    def classify(self, call: AwsCall) -> OpClass:
-        return classify(call.service, call.operation, call.params, self.policy.destructive_patterns(call.target.alias))
+    def _check_section_names(self) -> None:
+        """A policy section for an account nobody can name would never apply: refuse it at start-up."""
+        settings = self.clients.settings
+        for name in self.policy.document.accounts:
+            if not ACCOUNT_ID.match(name) and settings.account(name) is None:
+                known = ", ".join(sorted(settings.accounts)) or "none are configured"
+                raise PolicyError(
+                    f"{self.policy.source}: accounts.{name}: neither a 12-digit account id nor a configured account "
+                    f"alias (ACCOUNT_<NAME>_ROLE_ARN or _PROFILE); known aliases: {known}"
+                )
+
+    def sections(self, target: ResolvedTarget) -> tuple[tuple[str, ...], str | None]:
+        """The policy sections a call to `target` falls under, and the account id it reaches. Blocking.
+
+        A section applies to its account however the call gets there: by alias, role ARN, profile or session
+        keys. The account comes from the last role assumed, else the credentials' identity (cached).
+        """
+        try:
+            account = self.clients.reached_account(target)
+        except Exception:
+            if self.policy.document.accounts:
+                raise  # the policy cannot tell which rules apply: fail closed, with the credentials' own error
+            return (target.alias,) if target.alias else (), None
+        names = [account, *([target.alias] if target.alias else [])]
+        names += [name for name in self.policy.document.accounts if self._alias_account(name) == account]
+        return tuple(dict.fromkeys(names)), account
+
+    def _alias_account(self, name: str) -> str | None:
+        if ACCOUNT_ID.match(name):
+            return None
+        if name not in self._alias_accounts:
+            alias = self.clients.settings.account(name)
+            if alias is None:
+                return None
+            self._alias_accounts[name] = self.clients.reached_account(self.clients.resolve(Target(account=name)))
+        return self._alias_accounts[name]
+
+    def classify(self, call: AwsCall, sections: Sequence[str] = ()) -> OpClass:
+        sections = sections or ((call.target.alias,) if call.target.alias else ())
+        return classify(call.service, call.operation, call.params, self.policy.destructive_patterns(sections))
 
     def decide(self, call: AwsCall) -> tuple[OpClass, Decision]:
-        """The call's class and the policy's decision on it, without running anything."""
-        op_class = self.classify(call)
-        decision = self.policy.decide(call.service, call.operation, op_class, call.target.alias)
-        if decision.allowed and call.target.role_arn:
-            decision = self.policy.check_role(call.target.role_arn, call.target.alias)
+        """The call's class and the policy's decision on it, without running the call. Blocking."""
+        return self._decide(call, self.sections(call.target)[0])
+
+    def _decide(self, call: AwsCall, sections: Sequence[str]) -> tuple[OpClass, Decision]:
+        op_class = self.classify(call, sections)
+        decision = self.policy.decide(call.service, call.operation, op_class, sections)
+        for role in self.clients.assumed_roles(call.target) if decision.allowed else ():
+            refused = self.policy.check_role(role, sections)
+            if not refused.allowed:
+                return op_class, refused
         return op_class, decision
 
     def needs_confirmation(self, op_class: OpClass) -> bool:
@@ -67,14 +114,15 @@ class Guard:
 
         Raises `PolicyDenied`; returns the class, and `confirm` must run first when it is destructive.
         """
-        op_class, decision = self.decide(call)
+        sections, account = self.sections(call.target)
+        op_class, decision = self._decide(call, sections)
         current().calls.append(
             {
                 "operation": f"{call.service}:{call.operation}",
                 "class": op_class.value,
                 "decision": "allow" if decision.allowed else "deny",
                 "rule": decision.rule,
-                "target": call.target.describe(),
+                "target": {**call.target.describe(), "account_id": account},
                 "params": call.params,
                 "confirmation": None,
             }
@@ -101,7 +149,7 @@ class Guard:
             self._redeem(invocation.confirmation_token, call, invocation)
             return "confirmed"
         ctx = invocation.context
-        summary = await self.describe(call)
+        summary = self.describe(call)
         if ctx is not None and _supports_form_elicitation(ctx):
             message = f"Confirm: {summary}. This cannot be undone."
             if ctx.protocol_version and is_version_at_least(ctx.protocol_version, INPUT_REQUIRED_VERSION):
@@ -114,7 +162,7 @@ class Guard:
                 else:
                     confirmed = getattr(getattr(result, "data", None), "confirm", False)
                     return _elicitation_outcome(result.action, confirmed, record)
-        issued = self.tokens.issue(call, invocation.caller)
+        issued = self.tokens.issue(call, _holder(invocation))
         record["confirmation"] = "asked"
         raise ConfirmationRequired(
             f"confirmation required: {summary}",
@@ -129,7 +177,7 @@ class Guard:
         """2026-07-28 clients answer elicitations by retrying the call; the token rides `request_state`."""
         answer = (ctx.input_responses or {}).get(CONFIRM_KEY)
         if answer is None:
-            issued = self.tokens.issue(call, invocation.caller)
+            issued = self.tokens.issue(call, _holder(invocation))
             record["confirmation"] = "asked"
             request = ElicitRequest(
                 params=ElicitRequestFormParams(
@@ -144,20 +192,23 @@ class Guard:
 
     def _redeem(self, token: str, call: AwsCall, invocation: Invocation) -> None:
         try:
-            self.tokens.redeem(token, call, invocation.caller)
+            self.tokens.redeem(token, call, _holder(invocation))
         except TokenRejected as exc:
             raise ConfirmationRejected(f"confirmation token refused: {exc}") from None
 
-    async def describe(self, call: AwsCall) -> str:
-        """One line saying exactly what will happen, with the account id and region."""
-        account = call.target.role_account
-        if account is None:
-            try:
-                account = await anyio.to_thread.run_sync(self.clients.account_id, call.target)
-            except Exception:  # noqa: BLE001 - the description must not fail the call; AWS will say why
-                account = call.target.alias or "the default account"
+    @staticmethod
+    def describe(call: AwsCall) -> str:
+        """One line saying exactly what will happen, with the account id `check` found and the region."""
+        target = current().calls[-1]["target"] if current().calls else {}
+        account = target.get("account_id") or call.target.alias or "the default account"
         what = call.summary or f"{call.service} {call.operation} {dict(call.params)}"
         return f"{what} in account {account} {call.target.region}"
+
+
+def _holder(invocation: Invocation) -> str:
+    """Whom a confirmation token is issued to: the principal, and the session when the call had one."""
+    principal = invocation.principal.subject
+    return f"{principal}|{invocation.session_key}" if invocation.session_key else principal
 
 
 def _supports_form_elicitation(ctx: Any) -> bool:

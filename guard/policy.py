@@ -9,6 +9,7 @@ the line and the reason; the server never runs on a half-read policy.
 import fnmatch
 import re
 import sre_constants
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -98,10 +99,13 @@ class Scope(BaseModel):
 class PolicyDocument(Scope):
     accounts: dict[str, Scope] = Field(default_factory=dict)
 
-    @field_validator("accounts")
+    @field_validator("accounts", mode="before")
     @classmethod
-    def _lower_aliases(cls, accounts: dict[str, Scope]) -> dict[str, Scope]:
-        return {name.lower().replace("-", "_"): scope for name, scope in accounts.items()}
+    def _section_names(cls, accounts: object) -> object:
+        """Aliases case-insensitive (`-` as `_`); an unquoted 12-digit id parses as a number: it is a name too."""
+        if isinstance(accounts, dict):
+            return {str(name).strip().lower().replace("-", "_"): scope for name, scope in accounts.items()}
+        return accounts
 
 
 @dataclass(frozen=True)
@@ -128,31 +132,33 @@ class Policy:
             compiled = self._compiled[pattern] = re.compile(pattern)
         return compiled
 
-    def _scopes(self, alias: str | None) -> list[tuple[str, Scope]]:
+    def _scopes(self, sections: Sequence[str]) -> list[tuple[str, Scope]]:
+        """The global scope, then each `accounts.<name>` section the call falls under (alias or account id)."""
         scopes: list[tuple[str, Scope]] = [("", self.document)]
-        if alias and (scope := self.document.accounts.get(alias.lower())) is not None:
-            scopes.append((f"accounts.{alias.lower()}.", scope))
+        for name in dict.fromkeys(section.lower() for section in sections):
+            if (scope := self.document.accounts.get(name)) is not None:
+                scopes.append((f"accounts.{name}.", scope))
         return scopes
 
-    def destructive_patterns(self, alias: str | None) -> tuple[re.Pattern[str], ...]:
-        return tuple(self._regex(p) for _, scope in self._scopes(alias) for p in scope.destructive_patterns)
+    def destructive_patterns(self, sections: Sequence[str] = ()) -> tuple[re.Pattern[str], ...]:
+        return tuple(self._regex(p) for _, scope in self._scopes(sections) for p in scope.destructive_patterns)
 
-    def allowed_role_patterns(self, alias: str | None) -> list[tuple[str, list[str]]]:
-        return [(f"{prefix}allowed_role_arns", s.allowed_role_arns) for prefix, s in self._scopes(alias)]
+    def allowed_role_patterns(self, sections: Sequence[str] = ()) -> list[tuple[str, list[str]]]:
+        return [(f"{prefix}allowed_role_arns", s.allowed_role_arns) for prefix, s in self._scopes(sections)]
 
-    def check_role(self, role_arn: str, alias: str | None) -> Decision:
-        for rule, patterns in self.allowed_role_patterns(alias):
+    def check_role(self, role_arn: str, sections: Sequence[str] = ()) -> Decision:
+        for rule, patterns in self.allowed_role_patterns(sections):
             if patterns and not any(fnmatch.fnmatchcase(role_arn, pattern) for pattern in patterns):
-                return Decision(False, f"{rule} (the role matches none of {patterns})")
+                return Decision(False, f"{rule}: {role_arn} matches none of {patterns}")
         return Decision(True, "allowed_role_arns")
 
-    def decide(self, service: str, operation: str, op_class: OpClass, alias: str | None) -> Decision:
+    def decide(self, service: str, operation: str, op_class: OpClass, sections: Sequence[str] = ()) -> Decision:
         """Allow or deny one call; the rule names the key of the policy that decided."""
         name = f"{service}:{operation}"
         if self.force_read_only and op_class not in (OpClass.READ, OpClass.SENSITIVE):
             return Decision(False, f"AWS_MCP_READ_ONLY=true refuses {op_class} operations")
         allowed_by = "default (no rule denies it)"
-        for prefix, scope in self._scopes(alias):
+        for prefix, scope in self._scopes(sections):
             if scope.read_only and op_class not in (OpClass.READ, OpClass.SENSITIVE):
                 return Decision(False, f"{prefix}read_only: true refuses {op_class} operations")
             if op_class is OpClass.SENSITIVE and scope.allow_sensitive_reads is False:

@@ -152,7 +152,8 @@ class StsManager(ServiceManager):
     ) -> EnvironmentSet:
         """Use these AWS credentials, region or profile from now on, in memory only. Over HTTP it applies to the
         calling MCP session only. Returns the names of what was set, never the values."""
-        session = current().session_key
+        invocation = current()
+        session = invocation.session_key
         if session is None:
             raise InvalidInput(
                 "this connection has no MCP session (stateless HTTP), so there is nowhere to keep credentials",
@@ -166,7 +167,7 @@ class StsManager(ServiceManager):
             except ConfigError as exc:
                 raise InvalidInput(str(exc)) from None
         given = SessionEnvironment(access_key_id, secret_access_key, session_token, region, profile)
-        applied = self.runtime.environments.update(session, given)
+        applied = self.runtime.environments.update(invocation.principal, session, given)
         if self.runtime.transport == "stdio":
             export_to_process(applied)
         return EnvironmentSet(

@@ -99,13 +99,13 @@ def policy(text: str, tmp_path: Path, read_only: bool = False) -> Policy:
     ],
 )
 def test_policy_matrix(tmp_path, document, service, operation, op_class, alias, allowed, rule):
-    decision = policy(document, tmp_path).decide(service, operation, op_class, alias)
+    decision = policy(document, tmp_path).decide(service, operation, op_class, [alias] if alias else [])
     assert decision.allowed is allowed
     assert rule in decision.rule
 
 
 def test_read_only_environment_shortcut_refuses_writes(tmp_path):
-    decision = policy("{}", tmp_path, read_only=True).decide("s3", "PutObject", OpClass.WRITE, None)
+    decision = policy("{}", tmp_path, read_only=True).decide("s3", "PutObject", OpClass.WRITE)
     assert not decision.allowed and "AWS_MCP_READ_ONLY" in decision.rule
 
 
@@ -143,7 +143,7 @@ def test_shipped_default_policy_parses_and_allows_everything_by_default():
     document = loaded.document
     assert (document.read_only, document.allow_sensitive_reads) == (False, True)
     assert document.rules == PolicyDocument().rules and document.services == PolicyDocument().services
-    assert loaded.decide("ec2", "TerminateInstances", OpClass.DESTRUCTIVE, None).allowed
+    assert loaded.decide("ec2", "TerminateInstances", OpClass.DESTRUCTIVE).allowed
 
 
 def _call(params: dict, region: str = "us-east-1") -> AwsCall:
@@ -366,7 +366,8 @@ async def test_every_tool_is_audited_without_secrets_and_annotations_match_class
     assert [r["tool"] for r in records] == [name for name, _ in calls]
     specs = {spec.name: spec for spec in running.server.tool_specs}
     for record in records:
-        assert record["transaction_id"] and record["caller"].startswith("sse:") and record["duration_ms"] >= 0
+        assert record["transaction_id"] and record["session"].startswith("sse:") and record["duration_ms"] >= 0
+        assert record["principal"] == "anonymous" and record["auth"] == "none"
         assert isinstance(record["outcome"], str) and record["outcome"], record
         spec, annotations = specs[record["tool"]], tools[record["tool"]].annotations
         for call in record.get("calls") or ([record] if record["operation"] else []):

@@ -141,7 +141,7 @@ def test_configmaps_hold_a_configuration_and_policy_the_server_accepts(tmp_path)
     for alias in settings.accounts.values():
         assert alias.role_arn
         assert any(fnmatch.fnmatchcase(alias.role_arn, pattern) for pattern in settings.allowed_role_arns)
-        assert policy.check_role(alias.role_arn, alias.name).allowed, f"the policy refuses {alias.name}'s role"
+        assert policy.check_role(alias.role_arn, [alias.name]).allowed, f"the policy refuses {alias.name}'s role"
 
 
 def test_service_hpa_and_pdb_select_the_deployments_pods():
