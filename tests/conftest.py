@@ -1,21 +1,23 @@
 """One moto server per test session (reset between tests), the app served by uvicorn on loopback,
-and the MCP SDK's own client connected over streamable HTTP, SSE or stdio."""
+the MCP SDK's own client connected over streamable HTTP, SSE or stdio, and plain boto3 clients per
+account (`aws`) to seed and inspect AWS state from outside the server."""
 
 import os
 import threading
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
 import uvicorn
 
 from config import Settings, load_settings
 from http_app import build_http_app
-from sandbox import PROD_ACCOUNT, STAGING_ACCOUNT, free_port, start_moto
+from sandbox import DEFAULT_ACCOUNT, PROD_ACCOUNT, STAGING_ACCOUNT, assume, free_port, start_moto
 from server import OpsServer, create_server, quiet_chatty_libraries
 
 ACCESS_KEY = "AKIATESTSESSIONKEY01"
@@ -70,6 +72,46 @@ def fresh_moto(request: pytest.FixtureRequest) -> None:
     if "moto_endpoint" in request.fixturenames:
         endpoint = request.getfixturevalue("moto_endpoint")
         urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
+
+
+@dataclass
+class Account:
+    """One account as an outsider reaches it: its own boto3 session straight against moto."""
+
+    id: str
+    region: str
+    session: boto3.Session
+    endpoint: str
+
+    def client(self, service: str, region: str | None = None):
+        return self.session.client(service, region_name=region or self.region, endpoint_url=self.endpoint)
+
+
+@pytest.fixture
+def aws(moto_endpoint: str) -> Callable[..., Account]:
+    """Seed and inspect AWS state the way an outsider would, never through the server's client cache.
+
+    `aws()` is the default account (123456789012, the test keys); `aws(account="prod")` and
+    `aws(account="staging")` assume the aliases' roles (BASE_ENVIRONMENT) and use their regions:
+    `aws(account="prod").client("route53").create_hosted_zone(...)`.
+    """
+    keys = {"aws_access_key_id": ACCESS_KEY, "aws_secret_access_key": SECRET_KEY}
+    default_region = BASE_ENVIRONMENT["AWS_REGION"]
+    opened: dict[str, Account] = {}
+
+    def open_account(account: str = "default") -> Account:
+        name = account.lower()
+        if name not in opened:
+            if name == "default":
+                opened[name] = Account(DEFAULT_ACCOUNT, default_region, boto3.Session(**keys), moto_endpoint)
+            else:
+                role_arn = BASE_ENVIRONMENT[f"ACCOUNT_{name.upper()}_ROLE_ARN"]
+                region = BASE_ENVIRONMENT.get(f"ACCOUNT_{name.upper()}_REGION", default_region)
+                session = boto3.Session(**assume(moto_endpoint, role_arn, keys))
+                opened[name] = Account(role_arn.split(":")[4], region, session, moto_endpoint)
+        return opened[name]
+
+    return open_account
 
 
 @pytest.fixture

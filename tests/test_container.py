@@ -99,7 +99,7 @@ def test_image_holds_no_credentials_and_ships_a_prebuilt_search_index():
         (".env", True),
         (".git/HEAD", True),
         (".venv/bin/python", True),
-        ("tests/test_tools.py", True),
+        ("tests/test_s3.py", True),
         ("bench/__main__.py", True),
         ("requirements-dev.txt", True),
         ("catalog/__pycache__/models.cpython-311.pyc", True),

@@ -213,9 +213,8 @@ async def test_destructive_call_needs_a_token_bound_to_that_call(served):
         assert "already used" in again["message"]
 
 
-async def test_route53_batch_with_a_delete_needs_confirmation_but_creates_do_not(client, served):
-    clients = served.server.app.clients
-    clients.client(clients.resolve(_target()), "route53").create_hosted_zone(Name="example.net", CallerReference="x")
+async def test_route53_batch_with_a_delete_needs_confirmation_but_creates_do_not(client, aws):
+    aws().client("route53").create_hosted_zone(Name="example.net", CallerReference="x")
     record = {"name": "a.example.net", "type": "A", "ttl": 60, "values": ["192.0.2.1"]}
     await ok(client, "change_records", zone="example.net", changes=[{"action": "CREATE", **record}])
     asked = await fails(client, "change_records", zone="example.net", changes=[{"action": "DELETE", **record}])
@@ -299,13 +298,13 @@ async def test_policy_allowed_role_arns_are_checked_before_assuming(make_setting
 
 
 async def test_every_tool_is_audited_without_secrets_and_annotations_match_classes(
-    make_settings, audit_file, capfd, caplog
+    make_settings, aws, audit_file, capfd, caplog
 ):
     secret_value = "pa55word-that-must-never-leak"
     with serve(make_settings(AWS_MCP_AUTO_APPROVE_DESTRUCTIVE="true")) as running, caplog.at_level("DEBUG"):
-        clients = running.server.app.clients
         zone = (
-            clients.client(clients.resolve(_target()), "route53")
+            aws()
+            .client("route53")
             .create_hosted_zone(Name="audit.example", CallerReference="a")["HostedZone"]["Id"]
             .split("/")[-1]
         )
@@ -399,9 +398,3 @@ def minimal_arguments(schema: dict) -> dict:
         kind = schema["properties"][name].get("type", "string")
         arguments[name] = plain.get(kind, "x")
     return arguments
-
-
-def _target():
-    from core.calls import Target
-
-    return Target()

@@ -1,6 +1,7 @@
 """One declaration per tool: what a client sees is derived from `@tool(title, calls=...)`."""
 
 import inspect
+import json
 
 import pytest
 
@@ -76,3 +77,18 @@ def test_hints_follow_the_classes_of_the_declared_calls():
         "local": (False, False, False),
     }
     assert next(tool_specs(Probe)).operations == (("s3", "ListBuckets"), ("s3", "GetObject"))
+
+
+async def test_tools_list_declares_output_schemas_and_annotations(client):
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert len(tools) >= 22
+    for listed in tools.values():
+        assert listed.output_schema is not None, listed.name
+        assert listed.description and len(listed.description) < 400, listed.name
+        assert listed.annotations is not None
+        assert "title" not in json.dumps([listed.input_schema, listed.output_schema]), listed.name
+    assert tools["list_secrets"].annotations.read_only_hint is True
+    assert tools["delete_secret"].annotations.destructive_hint is True
+    assert "confirmation_token" in tools["delete_secret"].input_schema["properties"]
+    for name in ("list_secrets", "delete_object", "change_records", "get_account_info"):
+        assert {"account", "profile", "role_arn", "region"} <= set(tools[name].input_schema["properties"])
