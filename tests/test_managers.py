@@ -39,7 +39,7 @@ async def test_manager_calls_pass_the_guard_a_destructive_one_needs_a_token(app,
     aws().client("secretsmanager").create_secret(Name="doomed", SecretString="v")
     secrets = app.provider(SecretsManagerManager)
     # As the tool layer does: one invocation per call, which carries the confirmation token when there is one.
-    invocation = activate(Invocation(tool="delete_secret", caller="local"))
+    invocation = activate(Invocation(tool="delete_secret"))
     try:
         with pytest.raises(ConfirmationRequired) as asked:
             await secrets.delete_secret(Target(), secret_id="doomed", force_delete_without_recovery=True)
@@ -48,7 +48,7 @@ async def test_manager_calls_pass_the_guard_a_destructive_one_needs_a_token(app,
     finally:
         deactivate(invocation)
     token = asked.value.details["confirmation_token"]
-    confirmed = activate(Invocation(tool="delete_secret", caller="local", confirmation_token=token))
+    confirmed = activate(Invocation(tool="delete_secret", confirmation_token=token))
     try:
         deleted = await secrets.delete_secret(Target(), secret_id="doomed", force_delete_without_recovery=True)
     finally:
