@@ -316,11 +316,9 @@ def without_titles(schema: Any, in_map: bool = False) -> Any:
 
 
 def error_result(error: OpsError) -> CallToolResult:
-    return CallToolResult(
-        content=[TextContent(type="text", text=error.text())],
-        structured_content={"error": error.payload()},
-        is_error=True,
-    )
+    """An error in the text content only: structured content must match the tool's output schema, which
+    describes success, and clients that validate it (MCP Inspector) would hide the error behind that."""
+    return CallToolResult(content=[TextContent(type="text", text=error.text())], is_error=True)
 
 
 def audit_record(invocation: Invocation, outcome: str, seconds: float) -> dict[str, Any]:

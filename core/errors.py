@@ -89,7 +89,11 @@ class OpsError(Exception):
         return {"code": self.code, "message": self.message, "hint": self.hint, **self.details}
 
     def text(self) -> str:
-        return f"{self.code}: {self.message}" + (f" (hint: {self.hint})" if self.hint else "")
+        """What a model reads: `code: message`, then one `name: value` line each for the hint and the details
+        (a confirmation's token, expiry and action). Every client shows text, whatever it does with the rest."""
+        lines = [f"{self.code}: {self.message}"]
+        lines += [f"{name}: {value}" for name, value in {"hint": self.hint, **self.details}.items() if value]
+        return "\n".join(lines)
 
 
 class InvalidInput(OpsError):

@@ -108,9 +108,56 @@ def compile_query(query: str | None) -> jmespath.parser.ParsedResult | None:
 
 
 def describe_call(service: str, operation: str, params: dict[str, Any]) -> str:
-    """One line for confirmations and errors, with secret-looking values masked."""
-    text = f"{service} {operation} {dumps(redact(params))}"
-    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
+    """One line for confirmations and errors, secret-looking values masked: the parameters with long lists
+    summarised by their counts, then every removal the call makes, listed, so a short line never hides one."""
+    shown = redact(params)
+    text = f"{service} {operation} {dumps(_summarised(shown))}"
+    if len(text) > SUMMARY_LIMIT:
+        text = text[: SUMMARY_LIMIT - 1] + "…"
+    removals = list(_removals(shown))
+    if removals:
+        listed = "; ".join(_clipped(dumps(removal), REMOVAL_LIMIT) for removal in removals[:MAX_LISTED_REMOVALS])
+        more = len(removals) - MAX_LISTED_REMOVALS
+        text += f" — removes {len(removals)}: {listed}" + (f"; and {more} more" if more > 0 else "")
+    return text
+
+
+REMOVAL_LIMIT = 160
+MAX_LISTED_REMOVALS = 50
+REMOVING_ACTIONS = frozenset({"DELETE", "DELETE_IF_EXISTS", "REMOVE"})
+REMOVING_KEYS = frozenset({"DeleteRequest", "Delete"})
+
+
+def _removals(value: Any) -> Any:
+    """The parts of a payload that remove something: `{"Action": "DELETE", ...}` entries (Route53 batches and
+    the like) and DynamoDB `DeleteRequest`/`Delete` items."""
+    if isinstance(value, dict):
+        if str(value.get("Action", "")).upper() in REMOVING_ACTIONS:
+            yield value
+            return
+        for key, item in value.items():
+            if key in REMOVING_KEYS:
+                yield {key: item}
+            else:
+                yield from _removals(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _removals(item)
+
+
+def _summarised(value: Any) -> Any:
+    """Lists of more than three items become their count and first two."""
+    if isinstance(value, dict):
+        return {key: _summarised(item) for key, item in value.items()}
+    if isinstance(value, list):
+        if len(value) > 3:
+            return [f"{len(value)} items", *(_summarised(item) for item in value[:2]), "…"]
+        return [_summarised(item) for item in value]
+    return value
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def fill_idempotency_tokens(model: OperationModel, params: dict[str, Any]) -> dict[str, str]:

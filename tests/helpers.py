@@ -13,11 +13,25 @@ async def ok(client, tool: str, **arguments: Any) -> dict[str, Any]:
 
 
 async def fails(client, tool: str, **arguments: Any) -> dict[str, Any]:
-    """Call a tool that must fail with a tool error and return the error payload."""
+    """Call a tool that must fail with a tool error and return the error as the text content tells it."""
     result = await client.call_tool(tool, arguments)
     assert result.is_error, f"{tool} unexpectedly succeeded: {result.structured_content}"
-    assert "Traceback" not in result.content[0].text
-    return result.structured_content["error"]
+    return error_of(result)
+
+
+def error_of(result) -> dict[str, Any]:
+    """The error in a tool result's text: `code: message` on the first line, then `name: value` lines.
+    Errors carry no structured content: it would break the tool's output schema."""
+    assert result.structured_content is None
+    text = result.content[0].text
+    assert "Traceback" not in text
+    first, *rest = text.splitlines()
+    code, _, message = first.partition(": ")
+    error: dict[str, Any] = {"code": code, "message": message, "hint": ""}
+    for line in rest:
+        name, _, value = line.partition(": ")
+        error[name] = int(value) if value.isdigit() else value
+    return error
 
 
 def audit_records(path: Path) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import pytest
 
 from sandbox import PROD_ACCOUNT
 from tests.conftest import connect, serve
-from tests.helpers import audit_records, fails, ok
+from tests.helpers import audit_records, error_of, fails, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -168,7 +168,7 @@ async def test_hostile_commands_are_refused_before_anything_runs(files_client, f
     for tool in ("execute_aws_read_command", "execute_aws_write_command"):
         result = await files_client.call_tool(tool, {"command": command})
         assert result.is_error
-        error = result.structured_content["error"]
+        error = error_of(result)
         assert error["code"] == "command_refused" and reason in error["message"], error
         assert CANARY not in result.content[0].text
     records = audit_records(audit_file)

@@ -9,7 +9,7 @@ import pytest
 
 from sandbox import PROD_ACCOUNT
 from tests.conftest import connect, serve
-from tests.helpers import audit_records, fails, ok
+from tests.helpers import audit_records, error_of, fails, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -339,8 +339,8 @@ async def test_path_escapes_and_oversized_files_are_refused_without_reading(
                         "payload": {"Bucket": "bkt", "Key": "k", "Body": {"$path": path}},
                     },
                 )
-                assert result.is_error and result.structured_content["error"]["code"] == "local_file_refused"
-                assert reason in result.structured_content["error"]["message"], path
+                assert result.is_error and error_of(result)["code"] == "local_file_refused"
+                assert reason in error_of(result)["message"], path
                 texts.append(result.content[0].text)
             assert "Contents" not in (await invoke(client, "s3", "ListObjectsV2", {"Bucket": "bkt"}))["result"]
     assert canary not in "".join(texts) + audit_file.read_text()

@@ -11,7 +11,7 @@ from core.calls import AwsCall, ResolvedTarget
 from guard.confirm import ConfirmationTokens, TokenRejected
 from guard.policy import Policy, PolicyDocument, PolicyError, parse_policy_file
 from tests.conftest import SECRET_KEY, connect, serve
-from tests.helpers import audit_records, fails, ok
+from tests.helpers import audit_records, error_of, fails, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -251,7 +251,7 @@ async def test_clients_with_elicitation_are_asked(served, audit_file, transport,
             assert not result.is_error
             assert (await fails(client, "describe_secret", secret_id="doomed"))["code"] == "ResourceNotFoundException"
         else:
-            assert result.structured_content["error"]["code"] == outcome
+            assert error_of(result)["code"] == outcome
             assert (await ok(client, "describe_secret", secret_id="doomed"))["name"] == "doomed"
     confirmations = [r["confirmation"] for r in audit_records(audit_file) if r["tool"] == "delete_secret"]
     assert confirmations[-1] == (

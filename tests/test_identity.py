@@ -175,3 +175,60 @@ async def test_a_policy_allowed_role_pattern_also_binds_profiles(make_settings, 
         async with connect(running.url) as client:
             refused = await fails(client, "get_account_info", profile="reach-prod")
             assert refused["code"] in ("role_not_allowed", "policy_denied") and PROD_ROLE in json.dumps(refused)
+
+
+# --- errors a model can act on ------------------------------------------------------------------------
+
+
+async def test_errors_carry_everything_in_the_text_and_no_structured_content_that_breaks_the_schema(served):
+    async with connect(served.url) as client:
+        await ok(client, "create_secret", name="gone", secret_string="v")
+        result = await client.call_tool("delete_secret", {"secret_id": "gone"})
+        assert result.is_error and result.structured_content is None
+        text = result.content[0].text
+        assert text.startswith("confirmation_required: ")
+        fields = dict(line.split(": ", 1) for line in text.splitlines()[1:])
+        assert {"hint", "confirmation_token", "expires_at", "action"} <= set(fields)
+        assert "delete secret gone" in fields["action"]
+        again = await client.call_tool(
+            "delete_secret", {"secret_id": "gone", "confirmation_token": fields["confirmation_token"]}
+        )
+        assert not again.is_error
+
+
+async def test_a_confirmation_names_every_deletion_of_a_long_batch(served, aws):
+    zone = aws().client("route53").create_hosted_zone(Name="long.example", CallerReference="r")["HostedZone"]["Id"]
+    changes = [
+        {
+            "Action": "UPSERT",
+            "ResourceRecordSet": {
+                "Name": f"r{i}.long.example",
+                "Type": "TXT",
+                "TTL": 60,
+                "ResourceRecords": [{"Value": '"' + "x" * 40 + '"'}],
+            },
+        }
+        for i in range(20)
+    ]
+    changes.append(
+        {
+            "Action": "DELETE",
+            "ResourceRecordSet": {
+                "Name": "victim.long.example",
+                "Type": "A",
+                "TTL": 60,
+                "ResourceRecords": [{"Value": "192.0.2.1"}],
+            },
+        }
+    )
+    async with connect(served.url) as client:
+        asked = await fails(
+            client,
+            "execute",
+            action="invoke",
+            service="route53",
+            operation="ChangeResourceRecordSets",
+            payload={"HostedZoneId": zone.split("/")[-1], "ChangeBatch": {"Changes": changes}},
+        )
+    assert asked["code"] == "confirmation_required"
+    assert "victim.long.example" in asked["action"] and "21" in asked["action"], asked["action"]
