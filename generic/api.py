@@ -30,7 +30,7 @@ from core.files import LocalFiles
 from core.invocation import current
 from core.output import Truncation, dumps, fit, to_json
 from core.payload import Prepared, prepare
-from guard.audit import redact
+from guard.audit import redact_params
 from guard.guard import Guard
 
 DEFAULT_MAX_ITEMS = 100
@@ -109,7 +109,7 @@ def compile_query(query: str | None) -> jmespath.parser.ParsedResult | None:
 
 def describe_call(service: str, operation: str, params: dict[str, Any]) -> str:
     """One line for confirmations and errors, with secret-looking values masked."""
-    text = f"{service} {operation} {dumps(redact(params))}"
+    text = f"{service} {operation} {dumps(redact_params(params, f'{service}:{operation}'))}"
     return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
 
 

@@ -19,6 +19,7 @@ from core.calls import AwsCall
 from core.clients import AwsClients
 from core.errors import ConfirmationDeclined, ConfirmationRejected, ConfirmationRequired, PolicyDenied
 from core.invocation import Invocation, current
+from guard.audit import redact_params
 from guard.confirm import ConfirmationTokens, TokenRejected
 from guard.policy import Decision, Policy
 
@@ -55,7 +56,8 @@ class Guard:
         op_class = self.classify(call)
         decision = self.policy.decide(call.service, call.operation, op_class, call.target.alias)
         if decision.allowed and call.target.role_arn:
-            decision = self.policy.check_role(call.target.role_arn, call.target.alias)
+            role = self.policy.check_role(call.target.role_arn, call.target.alias)
+            decision = decision if role.allowed else role
         return op_class, decision
 
     def needs_confirmation(self, op_class: OpClass) -> bool:
@@ -70,7 +72,7 @@ class Guard:
         op_class, decision = self.decide(call)
         current().calls.append(
             {
-                "operation": f"{call.service}:{call.operation}",
+                "operation": call.qualified,
                 "class": op_class.value,
                 "decision": "allow" if decision.allowed else "deny",
                 "rule": decision.rule,
@@ -156,7 +158,7 @@ class Guard:
                 account = await anyio.to_thread.run_sync(self.clients.account_id, call.target)
             except Exception:  # noqa: BLE001 - the description must not fail the call; AWS will say why
                 account = call.target.alias or "the default account"
-        what = call.summary or f"{call.service} {call.operation} {dict(call.params)}"
+        what = call.summary or f"{call.service} {call.operation} {redact_params(call.params, call.qualified)}"
         return f"{what} in account {account} {call.target.region}"
 
 
