@@ -42,7 +42,7 @@ from core.errors import OpsError, from_exception
 from core.executor import AwsExecutor
 from core.files import LocalFiles
 from core.invocation import ANONYMOUS, Invocation, Principal, SessionEnvironments, activate, deactivate
-from guard.audit import AuditLog, redact
+from guard.audit import AuditLog, redact_params
 from guard.guard import Guard, InputRequired
 
 log = logging.getLogger("aws_ops_mcp")
@@ -323,7 +323,7 @@ def error_result(error: OpsError) -> CallToolResult:
 
 def audit_record(invocation: Invocation, outcome: str, seconds: float) -> dict[str, Any]:
     """One line per tool call; the last AWS call's decision is lifted to the top for easy filtering."""
-    calls = [{**call, "params": redact(call["params"])} for call in invocation.calls]
+    calls = [{**call, "params": redact_params(call["params"], call["operation"])} for call in invocation.calls]
     last = calls[-1] if calls else {}
     record = {
         "transaction_id": uuid.uuid4().hex,

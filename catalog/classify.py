@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from catalog import models
 
@@ -410,11 +410,17 @@ def _classify_name(service: str, operation: str) -> OpClass:
     return OpClass.WRITE
 
 
+class Searchable(Protocol):
+    """A compiled regex: `re`'s, or RE2's (what the policy compiles its patterns with)."""
+
+    def search(self, text: str) -> Any: ...
+
+
 def classify(
     service: str,
     operation: str,
     params: Mapping[str, Any] | None = None,
-    extra_destructive: Sequence[re.Pattern[str]] = (),
+    extra_destructive: Sequence[Searchable] = (),
 ) -> OpClass:
     """Class of `service`/`operation` (botocore spellings), refined by the call's `params` when given.
 

@@ -73,5 +73,10 @@ class AwsCall:
     summary: str = ""
 
     @property
+    def qualified(self) -> str:
+        """The name policy rules match and the audit writes: "service:Operation"."""
+        return f"{self.service}:{self.operation}"
+
+    @property
     def method(self) -> str:
         return botocore.xform_name(self.operation)

@@ -30,7 +30,7 @@ from core.files import LocalFiles
 from core.invocation import current
 from core.output import Truncation, dumps, fit, to_json
 from core.payload import Prepared, prepare
-from guard.audit import redact
+from guard.audit import redact_params
 from guard.guard import Guard
 
 DEFAULT_MAX_ITEMS = 100
@@ -110,7 +110,7 @@ def compile_query(query: str | None) -> jmespath.parser.ParsedResult | None:
 def describe_call(service: str, operation: str, params: dict[str, Any]) -> str:
     """One line for confirmations and errors, secret-looking values masked: the parameters with long lists
     summarised by their counts, then every removal the call makes, listed, so a short line never hides one."""
-    shown = redact(params)
+    shown = redact_params(params, f"{service}:{operation}")
     text = f"{service} {operation} {dumps(_summarised(shown))}"
     if len(text) > SUMMARY_LIMIT:
         text = text[: SUMMARY_LIMIT - 1] + "…"

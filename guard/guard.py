@@ -20,6 +20,7 @@ from core.calls import AwsCall, ResolvedTarget, Target
 from core.clients import AwsClients
 from core.errors import ConfirmationDeclined, ConfirmationRejected, ConfirmationRequired, PolicyDenied
 from core.invocation import Invocation, current
+from guard.audit import redact_params
 from guard.confirm import ConfirmationTokens, TokenRejected
 from guard.policy import Decision, Policy, PolicyError
 
@@ -118,7 +119,7 @@ class Guard:
         op_class, decision = self._decide(call, sections)
         current().calls.append(
             {
-                "operation": f"{call.service}:{call.operation}",
+                "operation": call.qualified,
                 "class": op_class.value,
                 "decision": "allow" if decision.allowed else "deny",
                 "rule": decision.rule,
@@ -201,7 +202,7 @@ class Guard:
         """One line saying exactly what will happen, with the account id `check` found and the region."""
         target = current().calls[-1]["target"] if current().calls else {}
         account = target.get("account_id") or call.target.alias or "the default account"
-        what = call.summary or f"{call.service} {call.operation} {dict(call.params)}"
+        what = call.summary or f"{call.service} {call.operation} {redact_params(call.params, call.qualified)}"
         return f"{what} in account {account} {call.target.region}"
 
 

@@ -1,24 +1,25 @@
 """The policy file: which calls may run, per service, operation, class and account.
 
 Deny always wins over allow, and an account's section can only narrow the global one: a call
-must pass the global scope and then its account's scope. A file that does not parse, has an
-unknown key, or holds a regex that could backtrack catastrophically stops startup with the file,
-the line and the reason; the server never runs on a half-read policy.
+must pass the global scope and then its account's scope. Regexes run on RE2, in linear time. A file
+that does not parse, has an unknown key, names a service botocore does not know, or holds a regex that
+RE2 cannot run (backreferences, look-around) or that matches no AWS operation stops startup with the
+file, the line, the entry and the reason; the server never runs on a half-read policy, nor on a typo
+that would match nothing.
 """
 
 import fnmatch
-import re
-import sre_constants
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from re import _parser as sre_parse  # type: ignore[attr-defined]
-from typing import Annotated, Any
+from typing import Annotated
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from catalog.classify import OpClass
+from catalog.names import UnknownServiceError, resolve_service
+from guard.patterns import Regex, check_destructive_pattern, check_rule, compile_regex
 
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "policy.yaml"
 
@@ -27,61 +28,31 @@ class PolicyError(Exception):
     """The policy file is unusable; the message names the file, the line and the reason."""
 
 
-def unsafe_regex_reason(pattern: str) -> str | None:
-    """Why a regex could backtrack catastrophically (nested quantifiers, backreferences), or None."""
+def _service_name(name: str) -> str:
+    """botocore's name for a service spelled any way the tools accept (`s3api`, `Secrets Manager`, `EC2`)."""
     try:
-        parsed = sre_parse.parse(pattern)
-    except re.error as exc:
-        return f"invalid regex: {exc}"
-
-    def walk(items: Any, inside_repeat: bool) -> str | None:
-        for op, value in items:
-            if op in (sre_constants.GROUPREF, sre_constants.GROUPREF_EXISTS):
-                return "backreferences are not allowed"
-            if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT, sre_constants.POSSESSIVE_REPEAT):
-                _, high, sub = value
-                repeats = high is sre_constants.MAXREPEAT or high > 1
-                if inside_repeat and repeats:
-                    return "nested quantifiers can backtrack catastrophically"
-                if reason := walk(sub, inside_repeat or repeats):
-                    return reason
-            elif op is sre_constants.SUBPATTERN and (reason := walk(value[-1], inside_repeat)):
-                return reason
-            elif op is sre_constants.BRANCH:
-                for branch in value[1]:
-                    if reason := walk(branch, inside_repeat):
-                        return reason
-            elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT) and (reason := walk(value[1], inside_repeat)):
-                return reason
-        return None
-
-    return walk(parsed, False)
+        return resolve_service(name.strip())
+    except UnknownServiceError as error:
+        raise ValueError(str(error)) from None
 
 
-def _safe_regex(pattern: str) -> str:
-    if reason := unsafe_regex_reason(pattern):
-        raise ValueError(f"regex {pattern!r}: {reason}")
-    return pattern
-
-
-SafeRegex = Annotated[str, AfterValidator(_safe_regex)]
+ServiceName = Annotated[str, AfterValidator(_service_name)]
+Rule = Annotated[str, AfterValidator(check_rule)]
+"""A regex searched in "service:Operation"."""
+DestructivePattern = Annotated[str, AfterValidator(check_destructive_pattern)]
+"""A regex searched in the operation name and in "service:Operation"."""
 
 
 class ServiceLists(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    allowlist: list[str] = []
-    denylist: list[str] = []
-
-    @field_validator("allowlist", "denylist")
-    @classmethod
-    def _lower(cls, names: list[str]) -> list[str]:
-        return [name.strip().lower() for name in names]
+    allowlist: list[ServiceName] = []
+    denylist: list[ServiceName] = []
 
 
 class Rules(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    allow: list[SafeRegex] = []
-    deny: list[SafeRegex] = []
+    allow: list[Rule] = []
+    deny: list[Rule] = []
 
 
 class Scope(BaseModel):
@@ -92,7 +63,7 @@ class Scope(BaseModel):
     allow_sensitive_reads: bool | None = None
     services: ServiceLists = ServiceLists()
     rules: Rules = Rules()
-    destructive_patterns: list[SafeRegex] = []
+    destructive_patterns: list[DestructivePattern] = []
     allowed_role_arns: list[str] = []
 
 
@@ -119,17 +90,17 @@ class Policy:
         self.document = document
         self.source = source
         self.force_read_only = read_only
-        self._compiled: dict[str, re.Pattern[str]] = {}
+        self._compiled: dict[str, Regex] = {}
 
     @classmethod
     def load(cls, path: Path | None, read_only: bool = False) -> "Policy":
         path = path or DEFAULT_POLICY_FILE
         return cls(parse_policy_file(path), source=str(path), read_only=read_only)
 
-    def _regex(self, pattern: str) -> re.Pattern[str]:
+    def _regex(self, pattern: str) -> Regex:
         compiled = self._compiled.get(pattern)
         if compiled is None:
-            compiled = self._compiled[pattern] = re.compile(pattern)
+            compiled = self._compiled[pattern] = compile_regex(pattern)
         return compiled
 
     def _scopes(self, sections: Sequence[str]) -> list[tuple[str, Scope]]:
@@ -140,7 +111,7 @@ class Policy:
                 scopes.append((f"accounts.{name}.", scope))
         return scopes
 
-    def destructive_patterns(self, sections: Sequence[str] = ()) -> tuple[re.Pattern[str], ...]:
+    def destructive_patterns(self, sections: Sequence[str] = ()) -> tuple[Regex, ...]:
         return tuple(self._regex(p) for _, scope in self._scopes(sections) for p in scope.destructive_patterns)
 
     def allowed_role_patterns(self, sections: Sequence[str] = ()) -> list[tuple[str, list[str]]]:

@@ -49,8 +49,10 @@ def quiet_libraries() -> None:
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("aws-home")
     saved = dict(os.environ)
+    # AWS_DATA_PATH stays: importing awscli sets it to awscli's own data (catalog/cli.py's parser needs it).
     for name in [n for n in os.environ if n.startswith(("AWS_", "ACCOUNT_")) or n == "MCP_AUTH_TOKEN"]:
-        del os.environ[name]
+        if name != "AWS_DATA_PATH":
+            del os.environ[name]
     os.environ.update(
         {
             "AWS_ACCESS_KEY_ID": ACCESS_KEY,

@@ -54,6 +54,37 @@ def test_image_is_built_in_two_stages_on_a_pinned_slim_python_with_runtime_requi
         assert f"\n{dev_tool}" not in runtime_requirements, f"{dev_tool} would end up in the image"
 
 
+def pinned(requirements: Path) -> dict[str, str]:
+    """name -> version of every line of a requirements file; each must be `name==version`."""
+    from packaging.utils import canonicalize_name
+
+    versions = {}
+    for line in requirements.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            match = re.fullmatch(r"([A-Za-z0-9._-]+)==([^\s;]+)", line)
+            assert match, f"{requirements.name}: {line!r} is not pinned as name==version"
+            versions[canonicalize_name(match[1])] = match[2]
+    return versions
+
+
+def test_requirements_pin_every_runtime_dependency_transitive_included():
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    versions = pinned(ROOT / "requirements.txt")
+    assert "google-re2" in versions, "policy regexes run on RE2"
+    for name, version in versions.items():
+        distribution = metadata.distribution(name)
+        assert distribution.version == version, f"{name} {distribution.version} is installed, {version} is pinned"
+        for requirement in map(Requirement, distribution.requires or []):
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                needed = canonicalize_name(requirement.name)
+                assert needed in versions, f"{name} needs {requirement.name}, which requirements.txt does not pin"
+
+
 def test_image_runs_as_a_fixed_numeric_non_root_user():
     runtime = dockerfile().runtime
     user = runtime.last("USER")

@@ -1,6 +1,8 @@
 """The guard on every call: policy, confirmation of destructive calls, audit log."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from guard.confirm import ConfirmationTokens, TokenRejected
 from guard.policy import Policy, PolicyDocument, PolicyError, parse_policy_file
 from tests.conftest import SECRET_KEY, connect, serve
 from tests.helpers import audit_records, error_of, fails, ok
+from tests.repo import ROOT
 
 pytestmark = pytest.mark.anyio
 
@@ -114,8 +117,9 @@ def test_read_only_environment_shortcut_refuses_writes(tmp_path):
     [
         ("read_only: [unclosed\n", "line 2", "not valid YAML"),
         ("read_only: false\nservices:\n  denylist: [iam]\n  blocklist: [s3]\n", "line 4", "unknown key"),
-        ("rules:\n  deny:\n    - '^ok$'\n    - '(a+)+$'\n", "line 4", "nested quantifiers"),
-        ("destructive_patterns: ['(x)\\1']\n", "line 1", "backreferences"),
+        ("rules:\n  deny:\n    - '^s3:Delete'\n    - '^s3:(Get)\\1'\n", "line 4", "backreferences"),
+        ("destructive_patterns:\n  - '^Delete'\n  - '^(?!Get)'\n", "line 3", "look-around"),
+        ("rules:\n  allow: ['(?<=s3:)Get']\n", "line 2", "look-around"),
         ("accounts:\n  prod:\n    read_only: sometimes\n", "line 3", "boolean"),
         ("- just\n- a list\n", "line 1", "mapping"),
     ],
@@ -127,6 +131,95 @@ def test_bad_policy_file_names_file_line_and_reason(tmp_path, text, line, reason
         parse_policy_file(path)
     message = str(refused.value)
     assert str(path) in message and line in message and reason in message
+
+
+LINEAR_TIME_CHECK = """
+import sys, time
+from pathlib import Path
+from catalog.classify import OpClass, classify
+from guard.policy import Policy
+policy = Policy.load(Path(sys.argv[1]))
+started = time.monotonic()
+decision = policy.decide("a" * 40, "B", OpClass.READ)
+op_class = classify("s3", "a" * 39 + "!", None, policy.destructive_patterns())
+print(decision.allowed, op_class.value, time.monotonic() - started < 1.0)
+"""
+
+
+def test_policy_regexes_decide_in_linear_time_whatever_they_say(tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text("rules:\n  deny: ['^(a|a)*$|^s3:DeleteBucket$']\ndestructive_patterns: ['^(a|a)*$|^Terminate']\n")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", LINEAR_TIME_CHECK, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("deciding on a 40-character name with ^(a|a)*$ did not finish in 60 s")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "write", "True"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "entry", "suggestion"),
+    [
+        (
+            "rules:\n  deny:\n    - '^s3:DeleteObject$'\n    - '^S3:DeleteBucket$'\n",
+            "line 4",
+            "rules.deny.1",
+            "'^s3:DeleteBucket$'",
+        ),
+        ("rules:\n  allow: ['^ec2:terminate-instances$']\n", "line 2", "rules.allow.0", "'^ec2:TerminateInstances$'"),
+        ("rules:\n  deny: ['^s3api:DeleteBucket$']\n", "line 2", "rules.deny.0", "'^s3:DeleteBucket$'"),
+        (
+            "accounts:\n  prod:\n    rules:\n      deny:\n        - '^secretsmanager:Delete|^Secrets Manager:Put'\n",
+            "line 5",
+            "accounts.prod.rules.deny.0",
+            "'^secretsmanager:Delete|^secretsmanager:Put'",
+        ),
+        ("destructive_patterns:\n  - '^S3:Delete'\n", "line 2", "destructive_patterns.0", "'^s3:Delete'"),
+        (
+            "destructive_patterns: ['^ec2:terminate-instances$']\n",
+            "line 1",
+            "destructive_patterns.0",
+            "'^ec2:TerminateInstances$'",
+        ),
+        ("services:\n  denylist: [iam, secretmanager]\n", "line 2", "services.denylist.1", "secretsmanager"),
+        ("services:\n  allowlist:\n    - s3\n    - dynamodbb\n", "line 4", "services.allowlist.1", "dynamodb"),
+    ],
+)
+def test_policy_typos_stop_startup_naming_the_entry_and_the_right_spelling(tmp_path, text, line, entry, suggestion):
+    path = tmp_path / "typo.yaml"
+    path.write_text(text)
+    with pytest.raises(PolicyError) as refused:
+        parse_policy_file(path)
+    message = str(refused.value)
+    assert str(path) in message and f"{line}:" in message and f" {entry}:" in message, message
+    assert f"Did you mean: {suggestion}" in message or f"did you mean {suggestion}" in message, message
+
+
+@pytest.mark.parametrize("rule", ["^S3:", "s3:deleteBucket$", "^ok$", "Delete[0-9]{3}Bucket"])
+def test_policy_rules_that_match_no_operation_are_refused(tmp_path, rule):
+    path = tmp_path / "nothing.yaml"
+    path.write_text(f"rules:\n  deny: ['{rule}']\n")
+    with pytest.raises(PolicyError, match=r"line 2: rules.deny.0: .*(matches no AWS operation|not an AWS service)"):
+        parse_policy_file(path)
+
+
+def test_policy_service_lists_accept_the_spellings_the_tools_accept(tmp_path):
+    loaded = policy("services:\n  denylist: [s3api, Secrets Manager, configservice, EC2]\n", tmp_path)
+    assert loaded.document.services.denylist == ["s3", "secretsmanager", "config", "ec2"]
+    decision = loaded.decide("secretsmanager", "DeleteSecret", OpClass.DESTRUCTIVE)
+    assert not decision.allowed and "services.denylist contains 'secretsmanager'" in decision.rule
+
+
+def test_policy_rules_that_match_something_load(tmp_path):
+    loaded = policy(
+        "rules:\n  allow: ['^(s3|sqs):', ':(Get|List)', '(?i)bucket']\n  deny: ['^s3:Delete']\n"
+        "destructive_patterns: ['^Reboot', '^ec2:StopInstances$']\n",
+        tmp_path,
+    )
+    assert loaded.decide("sqs", "ListQueues", OpClass.READ).allowed
+    assert not loaded.decide("s3", "DeleteBucket", OpClass.DESTRUCTIVE).allowed
 
 
 def test_bad_policy_file_stops_server_startup(tmp_path):
@@ -295,6 +388,21 @@ async def test_policy_allowed_role_arns_are_checked_before_assuming(make_setting
             assert refused["code"] == "policy_denied" and "allowed_role_arns" in refused["rule"]
             assert running.server.app.clients.assume_role_calls == 0
             await ok(client, "list_buckets", account="prod")
+
+
+async def test_audit_names_the_rule_that_allowed_a_call_through_a_role(make_settings, tmp_path, audit_file):
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "allowed_role_arns: ['arn:aws:iam::*:role/ops-*']\naccounts: {staging: {rules: {allow: ['^s3:List']}}}\n"
+    )
+    with serve(make_settings(AWS_MCP_POLICY_FILE=str(path))) as running:
+        async with connect(running.url) as client:
+            await ok(client, "list_buckets", account="prod")
+            await ok(client, "list_buckets", account="staging")
+            await fails(client, "list_buckets", role_arn="arn:aws:iam::111111111111:role/x", account="staging")
+    rules = [r["rule"] for r in audit_records(audit_file)]
+    assert rules[:2] == ["default (no rule denies it)", "accounts.staging.rules.allow[0] '^s3:List'"]
+    assert rules[2].startswith("allowed_role_arns: arn:aws:iam::111111111111:role/x matches none of")
 
 
 async def test_every_tool_is_audited_without_secrets_and_annotations_match_classes(
