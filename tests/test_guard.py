@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitResult
 
 from catalog.classify import OpClass
@@ -506,3 +507,60 @@ def minimal_arguments(schema: dict) -> dict:
         kind = schema["properties"][name].get("type", "string")
         arguments[name] = plain.get(kind, "x")
     return arguments
+
+
+async def test_a_2026_confirmation_answer_needs_the_request_state_the_server_issued_for_that_call(served):
+    """A retry that carries an approving answer is only as good as the sealed state that came with the question."""
+
+    async def approve(context, params):
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    approval = {"confirm_destructive": ElicitResult(action="accept", content={"confirm": True})}
+    async with connect(served.url, elicitation_callback=approve) as client:
+        for name in ("keep-a", "keep-b"):
+            await ok(client, "create_secret", name=name, secret_string="v")
+        delete_a = {"secret_id": "keep-a", "force_delete_without_recovery": True}
+        missing = await client.call_tool("delete_secret", delete_a, input_responses=approval)
+        assert missing.is_error and error_of(missing)["code"] == "confirmation_invalid", missing
+        asked = await client.session.call_tool("delete_secret", delete_a, allow_input_required=True)
+        foreign_state = asked.request_state
+        assert foreign_state
+        delete_b = {"secret_id": "keep-b", "force_delete_without_recovery": True}
+        try:  # the SDK's own binding of sealed state to its request refuses it first; our token check backs it
+            foreign = await client.call_tool(
+                "delete_secret", delete_b, input_responses=approval, request_state=foreign_state
+            )
+            refused = foreign.is_error and error_of(foreign)["code"] == "confirmation_invalid"
+        except MCPError as error:
+            refused = "requestState" in str(error)
+        assert refused
+        for name in ("keep-a", "keep-b"):
+            assert (await ok(client, "describe_secret", secret_id=name))["name"] == name
+
+
+async def test_a_confirmation_token_is_bound_to_the_account_and_the_role(client):
+    delete = {"secret_id": "s", "force_delete_without_recovery": True, "region": "us-east-1"}
+    for account in ("prod", "staging"):
+        await ok(client, "create_secret", account=account, name="s", secret_string="v", region="us-east-1")
+    asked = await fails(client, "delete_secret", account="prod", **delete)
+    token = asked["confirmation_token"]
+    other_account = await fails(client, "delete_secret", account="staging", confirmation_token=token, **delete)
+    assert other_account["code"] == "confirmation_invalid"
+    other_role = await fails(
+        client,
+        "delete_secret",
+        role_arn="arn:aws:iam::111111111111:role/another-role",
+        confirmation_token=token,
+        **delete,
+    )
+    assert other_role["code"] == "confirmation_invalid"
+    await ok(client, "delete_secret", account="prod", confirmation_token=token, **delete)
+    assert (await ok(client, "describe_secret", account="staging", region="us-east-1", secret_id="s"))["name"] == "s"
+
+
+async def test_presigning_an_upload_is_a_write_that_read_only_refuses(make_settings):
+    with serve(make_settings(AWS_MCP_READ_ONLY="true")) as running:
+        async with connect(running.url) as client:
+            assert (await ok(client, "presign_url", bucket="b", key="k"))["method"] == "get"
+            refused = await fails(client, "presign_url", bucket="b", key="k", method="put")
+            assert refused["code"] == "policy_denied" and "s3:PutObject" in refused["message"]

@@ -2,8 +2,11 @@
 
 import pytest
 
-from sandbox import PROD_ACCOUNT
+from sandbox import PROD_ACCOUNT, STAGING_ACCOUNT, assume
+from tests.conftest import ACCESS_KEY, SECRET_KEY, connect, serve
 from tests.helpers import ok
+
+KEYS = {"aws_access_key_id": ACCESS_KEY, "aws_secret_access_key": SECRET_KEY}
 
 pytestmark = pytest.mark.anyio
 
@@ -20,7 +23,7 @@ async def test_validate_credentials_reports_valid_identity(client):
     assert check == {
         "valid": True,
         "account": PROD_ACCOUNT,
-        "arn": check["arn"],
+        "arn": f"arn:aws:sts::{PROD_ACCOUNT}:assumed-role/ops-admin/aws-ops-mcp",
         "error_code": None,
         "error_message": None,
     }
@@ -59,3 +62,43 @@ async def test_list_profiles_reads_config_files_without_secrets(client):
     kinds = {p["name"]: p["kind"] for p in profiles["profiles"]}
     assert kinds == {"base": "static", "ops": "role", "sso-dev": "sso"}
     assert "base-profile-secret-xyz" not in str(profiles) and "AKIABASEPROFILE" not in str(profiles)
+
+
+async def test_each_alias_runs_with_its_own_assumed_role(client):
+    """The assumed-role cache is keyed by the role: one alias never borrows another's credentials."""
+    for alias, account in (("prod", PROD_ACCOUNT), ("staging", STAGING_ACCOUNT), ("prod", PROD_ACCOUNT)):
+        assert (await ok(client, "get_account_info", account=alias))["account"] == account
+
+
+async def test_validate_credentials_reports_invalid_ones_without_failing(client):
+    check = await ok(client, "validate_credentials", profile="no-such-profile")
+    assert check["valid"] is False and check["error_code"] == "profile_not_found" and check["account"] is None
+
+
+async def test_get_credentials_masks_a_session_token_it_is_asked_to_show(served, moto_endpoint):
+    keys = assume(moto_endpoint, f"arn:aws:iam::{PROD_ACCOUNT}:role/x", KEYS)
+    async with connect(served.url, "sse") as client:
+        await ok(
+            client,
+            "set_environment",
+            access_key_id=keys["aws_access_key_id"],
+            secret_access_key=keys["aws_secret_access_key"],
+            session_token=keys["aws_session_token"],
+        )
+        shown = await ok(client, "get_credentials", include_session_token=True)
+    token = keys["aws_session_token"]
+    assert shown["has_session_token"] is True
+    assert shown["session_token"] == f"{token[:4]}...{token[-4:]}"
+    assert token not in str(shown) and keys["aws_secret_access_key"] not in str(shown)
+
+
+async def test_an_alias_external_id_is_sent_with_assume_role(make_settings):
+    sent = []
+    with serve(make_settings(ACCOUNT_PROD_EXTERNAL_ID="ext-7f3a")) as running:
+        running.server.app.clients.on(
+            "provide-client-params.sts.AssumeRole", lambda params, **_: sent.append(params.get("ExternalId"))
+        )
+        async with connect(running.url) as client:
+            await ok(client, "get_account_info", account="prod")
+            await ok(client, "get_account_info", account="staging")
+    assert sent == ["ext-7f3a", None]

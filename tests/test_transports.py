@@ -166,3 +166,11 @@ async def test_stdio_serves_tools_and_set_environment_sets_the_process_variables
         assert refused.is_error and "Unknown options" in refused.content[0].text
         listed = await ok(client, "execute_aws_read_command", command="secretsmanager list-secrets")
         assert [secret["Name"] for secret in listed["result"]["SecretList"]] == ["stdio-secret"]
+
+
+@pytest.mark.parametrize("path", ["/mcp", "/"])
+def test_a_loopback_server_refuses_rebound_hosts_and_foreign_origins(served, path):
+    """DNS rebinding: a web page that resolves its own name to 127.0.0.1 must not reach the server."""
+    assert post(f"{served.url}{path}", INITIALIZE)[0] == 200
+    assert post(f"{served.url}{path}", INITIALIZE, {"Host": "attacker.example"})[0] == 421
+    assert post(f"{served.url}{path}", INITIALIZE, {"Origin": "http://attacker.example"})[0] == 403
