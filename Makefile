@@ -2,6 +2,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Where the server caches its operation-search index (config.Settings.index_cache_dir).
+INDEX_DIR ?= $(or $(AWS_MCP_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/aws-ops-mcp)
+# Built once per botocore version when the environment is installed, so the first search does not wait
+# seconds for it. A failure does not fail the install: the server then builds the index at start-up.
+BUILD_INDEX = $(BIN)/python -m catalog.search "$(INDEX_DIR)" \
+	|| echo "operation-search index not prebuilt; the server builds it at start-up" >&2
 
 .PHONY: run run-stdio test lint bench docker clean
 
@@ -11,10 +17,12 @@ $(BIN)/python:
 
 $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BUILD_INDEX)
 	touch $@
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BUILD_INDEX)
 	touch $@ $(VENV)/.runtime
 
 run: $(VENV)/.runtime

@@ -24,6 +24,35 @@ class ConfigError(Exception):
     """A setting is missing or invalid; the message names the variable."""
 
 
+REGION_PATTERN = re.compile(r"[a-z]+(-[a-z]+)+-\d+")
+"""The shape of every region name; anything else is refused without reading botocore's data."""
+COMMON_REGIONS = frozenset(
+    {
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "sa-east-1",
+        "eu-central-1",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "ap-south-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "us-gov-east-1",
+        "us-gov-west-1",
+    }
+)
+"""Regions accepted without reading botocore's 1.25 MB endpoints.json (a test keeps them a subset of it)."""
+
+
 @cache
 def known_regions() -> frozenset[str]:
     """Every region in botocore's partition data (aws, aws-cn, aws-us-gov, ...)."""
@@ -34,7 +63,8 @@ def known_regions() -> frozenset[str]:
 
 
 def check_region(region: str, variable: str) -> str:
-    if region not in known_regions():
+    """Accept a region botocore knows; its partition data is read only for names outside COMMON_REGIONS."""
+    if not REGION_PATTERN.fullmatch(region) or (region not in COMMON_REGIONS and region not in known_regions()):
         raise ConfigError(f"{variable}={region!r} is not a known AWS region (for example us-east-1, eu-west-1)")
     return region
 

@@ -9,6 +9,8 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -80,10 +82,19 @@ class App:
 
 class OpsServer(MCPServer):
     def __init__(self, app: App) -> None:
-        super().__init__("aws-ops-mcp", instructions=INSTRUCTIONS, log_level=app.settings.log_level)
+        super().__init__(
+            "aws-ops-mcp", instructions=INSTRUCTIONS, log_level=app.settings.log_level, lifespan=self._started
+        )
         self.app = app
         self.tool_specs: list[ToolSpec] = register(self, app.providers, app.runtime)
         self._listed: list[MCPTool] | None = None
+
+    @asynccontextmanager
+    async def _started(self, _: MCPServer) -> AsyncIterator[dict[str, Any]]:
+        """The SDK's server lifespan: entered when the HTTP app starts (http_app.py), when stdio starts, and for
+        each SSE connection. A fresh install's search index starts building here, off the event loop."""
+        self.app.provider(GenericTools).start_index_build()
+        yield {}
 
     async def list_tools(self) -> list[MCPTool]:
         """The tools, with schemas compacted once: every client pays for this list in its context window."""

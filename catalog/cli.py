@@ -28,7 +28,10 @@ are accepted for compatibility and ignored: nothing is written; the response car
 
 The awscli driver is built once (~0.1 s) and reused, and replaced after a few hundred distinct
 commands (see `_Driver.MAX_COMMANDS`). Its parser keeps per-command state, so parsing is
-serialized, and the argument tables that awscli edits while parsing are restored.
+serialized, and the argument tables that awscli edits while parsing are restored. The argparse
+parsers built for a command are kept with the driver, so a warm parse builds none. Its botocore
+session reads models through the catalog's loader (`catalog.models.data_loader`), which is safe
+because this module makes sure awscli runs on the installed botocore, not its vendored copy.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ import botocore.session
 import jmespath
 import s3transfer  # noqa: F401
 from botocore.hooks import HierarchicalEmitter
+from botocore.loaders import Loader
 
 # isort: split
 import awscli
@@ -66,7 +70,7 @@ from awscli.customizations.s3.utils import find_bucket_key, split_s3_bucket_key
 from awscli.paramfile import PARAMFILE_DISABLED
 from awscli.plugin import load_plugins
 
-from catalog.models import paginator_config
+from catalog.models import paginator_config, share_data_loader
 
 if "awscli" in Path(botocore.__file__).parts:
     raise ImportError(
@@ -263,7 +267,10 @@ class _QuietParserMixin:
         raise ParseRefused(_sentence(message or "The AWS CLI parser stopped without a command."))
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
-        choices = action.choices
+        # awscli's CommandAction rebuilds its list of choices from the command table on every read.
+        choices = getattr(action, "command_table", None)
+        if choices is None:
+            choices = action.choices
         if choices is None or value in choices:
             return
         if action.dest == "command" and value in _REFUSED_COMMANDS:
@@ -386,7 +393,8 @@ class _Driver:
 
     def __init__(self) -> None:
         self._events = _ParseOnlyEmitter()
-        session = botocore.session.Session(awscli.EnvironmentVariables, event_hooks=self._events)
+        session = share_data_loader(botocore.session.Session(awscli.EnvironmentVariables, event_hooks=self._events))
+        _add_awscli_data(session.get_component("data_loader"))
         for variable in ("config_file", "credentials_file"):
             session.set_config_variable(variable, os.devnull)
         load_plugins({}, event_hooks=session.get_component("event_emitter"))
@@ -399,6 +407,8 @@ class _Driver:
         self._main_parser = _MainParser(
             self._commands, f"aws-cli/{awscli.__version__}", None, driver._get_argument_table(), prog="aws"
         )
+        self._service_parsers: dict[str, _ServiceParser] = {}
+        self._arg_table_parsers: dict[tuple[Any, ...], _ArgTableParser] = {}
         self._lock = threading.Lock()
         # awscli logs unpacked parameter values (secrets included) at DEBUG.
         logging.getLogger("awscli").setLevel(logging.WARNING)
@@ -440,9 +450,7 @@ class _Driver:
 
     def _api_call(self, command: ServiceCommand, args: list[str], parsed_globals: argparse.Namespace) -> ApiCall:
         operations = command._get_command_table()
-        parsed, remaining = _ServiceParser(operations_table=operations, service_name=command.name).parse_known_args(
-            args
-        )
+        parsed, remaining = self._service_parser(command.name, operations).parse_known_args(args)
         operation = operations[parsed.operation]
         if not isinstance(operation, ServiceOperation):
             raise ParseRefused(
@@ -468,9 +476,7 @@ class _Driver:
                 session=self._session,
                 parsed_globals=parsed_globals,
             )
-            parser = _ArgTableParser(arg_table)
-            parser.add_argument("help", nargs="?")
-            parsed_args, remaining = parser.parse_known_args(args)
+            parsed_args, remaining = self._arg_table_parser(arg_table, positional_help=True).parse_known_args(args)
             if parsed_args.help == "help":
                 raise ParseRefused(_REFUSED_COMMANDS["help"])
             if parsed_args.help:
@@ -493,6 +499,29 @@ class _Driver:
             raise ParseRefused("An AWS CLI customization handles this command locally; it is not supported.")
         return params
 
+    def _service_parser(self, name: str, subcommands: dict[str, Any]) -> _ServiceParser:
+        """The parser choosing `name`'s operation; built once, as its subcommand table never changes."""
+        parser = self._service_parsers.get(name)
+        if parser is None:
+            parser = self._service_parsers[name] = _ServiceParser(operations_table=subcommands, service_name=name)
+        return parser
+
+    def _arg_table_parser(self, arg_table: dict[str, Any], positional_help: bool) -> _ArgTableParser:
+        """A parser for the argument table as it stands now, built once per distinct state.
+
+        Customizations may swap arguments in or mark them optional before the parser is built
+        (`--cli-input-json`), so the table's (name, argument, required) entries are the key.
+        argparse parsers keep no state between parses; the driver lock serializes their use.
+        """
+        key = (positional_help, *((name, argument, argument.required) for name, argument in arg_table.items()))
+        parser = self._arg_table_parsers.get(key)
+        if parser is None:
+            parser = _ArgTableParser(arg_table)
+            if positional_help:
+                parser.add_argument("help", nargs="?")
+            self._arg_table_parsers[key] = parser
+        return parser
+
     def _streaming_blob_path(self, value: Any, param: Any = None, **_: Any) -> dict[str, str] | None:
         """`process-cli-arg` handler: the CLI opens streaming upload values (`--body x`) as local paths.
 
@@ -507,14 +536,14 @@ class _Driver:
         self, command: Any, args: list[str], parsed_globals: argparse.Namespace, files_root: Path | None
     ) -> S3Transfer:
         subcommands = command.subcommand_table
-        parsed, remaining = _ServiceParser(operations_table=subcommands, service_name="s3").parse_known_args(args)
+        parsed, remaining = self._service_parser("s3", subcommands).parse_known_args(args)
         action = parsed.operation
         if action not in _S3_ACTIONS:
             raise ParseRefused(_S3_REFUSED.get(action, f"`s3 {action}` is not supported."))
         subcommand = subcommands[action]
         # Building the (empty) subcommand table is what registers sync's --delete, --size-only...
         subcommand.subcommand_table  # noqa: B018
-        parser = _ArgTableParser(subcommand.arg_table)
+        parser = self._arg_table_parser(subcommand.arg_table, positional_help=False)
         parsed_args, unknown = parser.parse_known_args(remaining)
         if getattr(parsed_args, "help", None) == "help":
             raise ParseRefused(_REFUSED_COMMANDS["help"])
@@ -550,6 +579,21 @@ class _Driver:
                 subcommand._validate_value_against_schema(argument.argument_model, value)
             values[name] = value
         return values
+
+
+_AWSCLI_DATA = os.path.join(os.path.dirname(os.path.abspath(awscli.__file__)), "data")
+_AWSCLI_DATA_LOCK = threading.Lock()
+
+
+def _add_awscli_data(loader: Loader) -> None:
+    """Let the shared loader find awscli's own data (`cli.json`, the global options).
+
+    Importing awscli adds that folder to AWS_DATA_PATH, which a loader created earlier never
+    read. It holds no service models, so the models and clients sharing the loader see no change.
+    """
+    with _AWSCLI_DATA_LOCK:
+        if _AWSCLI_DATA not in loader.search_paths:
+            loader.search_paths.append(_AWSCLI_DATA)
 
 
 class _DriverSlot:

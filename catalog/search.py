@@ -11,7 +11,8 @@ than s3control. The best candidates are then re-ranked by how much of the operat
 
 Building the index loads every model (seconds), so it is cached as JSON keyed by botocore's version. The file
 also records a fingerprint of this module and of the classifier, because both shape its content (terms,
-weights, op classes) and a stale file would otherwise outlive a code change.
+weights, op classes) and a stale file would otherwise outlive a code change. It is built ahead of the first
+search: by `make` when the environment is installed, in the image, or else at server start-up in the background.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -563,6 +565,15 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
+_LOAD_LOCKS: dict[str, threading.Lock] = {}
+_LOAD_LOCKS_GUARD = threading.Lock()
+
+
+def _load_lock(path: Path) -> threading.Lock:
+    with _LOAD_LOCKS_GUARD:
+        return _LOAD_LOCKS.setdefault(os.path.abspath(path), threading.Lock())
+
+
 def _read_valid(path: Path) -> dict | None:
     """The cached index data, or None when the file is missing, unreadable or from other code or botocore."""
     try:
@@ -608,14 +619,28 @@ class OperationIndex:
 
     @classmethod
     def load(cls, cache_dir: Path) -> OperationIndex:
-        """The index cached in `cache_dir`, built and written there first if missing, stale or corrupt."""
+        """The index cached in `cache_dir`, built and written there first if missing, stale or corrupt.
+
+        Loads of one cache file in this process take turns, so a load that starts while another
+        builds (the start-up build and a first search) waits and reads the file instead of building.
+        """
         path = cls.cache_path(cache_dir)
+        with _load_lock(path):
+            cached = cls._cached(path)
+            return cached if cached is not None else cls._built(path)
+
+    @classmethod
+    def _cached(cls, path: Path) -> OperationIndex | None:
         data = _read_valid(path)
-        if data is not None:
-            try:
-                return cls(data)
-            except (KeyError, TypeError, AttributeError):
-                pass  # right header, damaged body: rebuild like any other corrupt file
+        if data is None:
+            return None
+        try:
+            return cls(data)
+        except (KeyError, TypeError, AttributeError):
+            return None  # right header, damaged body: rebuild like any other corrupt file
+
+    @classmethod
+    def _built(cls, path: Path) -> OperationIndex:
         data = build_index_data()
         cls.builds += 1
         try:
@@ -719,12 +744,13 @@ class OperationIndex:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m catalog.search DIR`: build the index into DIR (the image does this at build time)."""
+    """`python -m catalog.search DIR`: build the index into DIR (the image's build and `make`'s venv targets)."""
     if len(argv) != 1:
         print("usage: python -m catalog.search <cache-dir>", file=sys.stderr)
         return 2
-    index = OperationIndex.load(Path(argv[0]))
-    print(f"operation index: {len(index)} operations, {OperationIndex.cache_path(Path(argv[0]))}")
+    cache_dir = Path(argv[0]).expanduser()
+    index = OperationIndex.load(cache_dir)
+    print(f"operation index: {len(index)} operations, {OperationIndex.cache_path(cache_dir)}")
     return 0
 
 

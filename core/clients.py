@@ -6,6 +6,9 @@
 - Clients come from one long-lived botocore session, created under a lock (sessions are not
   thread-safe) and cached per (credentials, service, region). A refresh yields new keys and so a
   new client; old clients age out of a bounded LRU.
+- Every session here reads service models through the process's one botocore loader
+  (catalog.models.data_loader), so a model the catalog already loaded is not loaded again; the edits
+  botocore's clients make to models stay theirs (catalog.models.ClientModels).
 
 Every method blocks: callers run them in worker threads (see core.executor).
 """
@@ -24,6 +27,7 @@ from botocore.credentials import Credentials, DeferredRefreshableCredentials, Re
 from botocore.exceptions import ProfileNotFound
 from dateutil.tz import tzlocal
 
+from catalog.models import share_data_loader
 from config import ROLE_ARN_PATTERN, Settings
 from core.calls import ResolvedTarget, SessionEnvironment, Target
 from core.errors import CredentialsError, InvalidInput, NoCredentials, ProfileMissing, RoleNotAllowed, UnknownAccount
@@ -46,7 +50,7 @@ class AwsClients:
         """Patterns every assumed role must also match (the policy file's global allowed_role_arns)."""
         self._clock = clock or (lambda: datetime.now(tzlocal()))
         self._lock = threading.RLock()
-        self._session = self._pinned(botocore.session.Session())
+        self._session = self._pinned(share_data_loader(botocore.session.Session(), makes_clients=True))
         self._profile_sessions: dict[str, botocore.session.Session] = {}
         self._role_credentials: dict[tuple[str, str, str | None], DeferredRefreshableCredentials] = {}
         self._clients: OrderedDict[tuple[str, str | None, str, str], BaseClient] = OrderedDict()
@@ -203,7 +207,7 @@ class AwsClients:
                 session = self._pinned(botocore.session.Session(profile=profile))
                 if profile not in session.available_profiles:
                     raise ProfileMissing(f"profile {profile!r} is not in the AWS config or credentials files")
-                session.register_component("data_loader", self._session.get_component("data_loader"))
+                share_data_loader(session, makes_clients=True)
                 self._profile_sessions[profile] = session
             return session
 

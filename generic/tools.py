@@ -1,6 +1,7 @@
 """The tools for every AWS operation beyond the curated ones: find it, read its schema, run it, or run an AWS
 CLI command line. All of them end in `GenericApi`, through the same guard as the curated tools."""
 
+import logging
 import threading
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,8 @@ from generic.api import (
 from generic.commands import AwsCommands
 from generic.s3_transfers import S3Transfers
 from tooling import ANY_OPERATION, ANY_READ, Runtime, tool
+
+log = logging.getLogger("aws_ops_mcp")
 
 ServiceName = Annotated[str, Field(description="Service, e.g. ec2, s3, secretsmanager (CLI names work too)")]
 OperationName = Annotated[str, Field(description="Operation, e.g. DescribeInstances or describe-instances")]
@@ -73,6 +76,8 @@ class GenericTools:
         self._cache_dir = settings.index_cache_dir
         self._index: OperationIndex | None = None
         self._index_lock = threading.Lock()
+        self._index_builder: threading.Thread | None = None
+        self._builder_lock = threading.Lock()
 
     def index(self) -> OperationIndex:
         """The search index, loaded (or built and cached) on first use; blocking."""
@@ -80,6 +85,28 @@ class GenericTools:
             if self._index is None:
                 self._index = OperationIndex.load(self._cache_dir)
             return self._index
+
+    def start_index_build(self) -> None:
+        """Build the index now, in a background thread, if this botocore version has no cache file yet.
+
+        A first search meanwhile waits in `index()` for what is left of the build. Returns at once;
+        only the first call starts a thread.
+        """
+        with self._builder_lock:
+            if self._index_builder is not None:
+                return
+            self._index_builder = threading.Thread(
+                target=self._build_missing_index, name="operation-index-build", daemon=True
+            )
+        self._index_builder.start()
+
+    def _build_missing_index(self) -> None:
+        if OperationIndex.cache_path(self._cache_dir).exists():
+            return
+        try:
+            self.index()
+        except Exception:  # the first search_operations tries again and reports the error
+            log.warning("operation index not built at start-up", exc_info=True)
 
     @tool("Search AWS operations", idempotent=True)
     async def search_operations(

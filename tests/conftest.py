@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 
 from config import Settings, load_settings
+from generic.tools import GenericTools
 from http_app import build_http_app
 from sandbox import DEFAULT_ACCOUNT, PROD_ACCOUNT, STAGING_ACCOUNT, assume, free_port, start_moto
 from server import OpsServer, create_server, quiet_chatty_libraries
@@ -153,9 +154,16 @@ class Served:
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[Served]:
-    """The app on a free loopback port, served by uvicorn in a thread, as in production."""
+def serve(settings: Settings, build_index: bool = False) -> Iterator[Served]:
+    """The app on a free loopback port, served by uvicorn in a thread, as in production.
+
+    Unless `build_index` is set, the server does not build a missing search index at start-up: the
+    tests share one index cache and most never search, and seconds of building in this process
+    would compete for the GIL with whatever the next tests measure.
+    """
     server = create_server(settings)
+    if not build_index:
+        server.app.provider(GenericTools).start_index_build = lambda: None  # type: ignore[method-assign]
     port = free_port()
     app = build_http_app(server, settings, "127.0.0.1")
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))

@@ -1,3 +1,4 @@
+import argparse
 import json
 import os
 import socket
@@ -525,3 +526,44 @@ def test_arguments_that_make_the_cli_write_local_files_are_refused(
     assert CANARY not in str(refused.value)
     assert capfd.readouterr() == ("", "")
     assert list(files_root.iterdir()) == [files_root / "site"]
+
+
+def test_a_warm_parse_builds_no_argparse_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_DRIVERS", cli._DriverSlot())
+    commands = [
+        "ec2 describe-instances --filters Name=tag:env,Values=prod",
+        "ec2 run-instances --image-id ami-0abc --count 2",
+        "s3 cp s3://bucket/a s3://bucket/b --recursive",
+    ]
+    for command in commands:
+        parse_aws_command(command, None)
+    built: list[str] = []
+    real_init = argparse.ArgumentParser.__init__
+
+    def counting_init(self: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        built.append(type(self).__name__)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "__init__", counting_init)
+    assert [parse_aws_command(command, None).call for command in commands] == [
+        ApiCall("ec2", "DescribeInstances", {"Filters": [{"Name": "tag:env", "Values": ["prod"]}]}),
+        ApiCall("ec2", "RunInstances", {"ImageId": "ami-0abc", "MinCount": 2, "MaxCount": 2}),
+        S3Transfer(
+            "cp",
+            {
+                "source": {"bucket": "bucket", "key": "a"},
+                "destination": {"bucket": "bucket", "key": "b"},
+                "recursive": True,
+            },
+        ),
+    ]
+    assert built == []
+
+
+def test_the_cli_parser_reads_models_through_the_catalogs_loader(nothing_runs: list[str]) -> None:
+    driver = cli._Driver()
+    assert driver._session.get_component("data_loader") is models.data_loader()
+    models.service_model("ec2")
+    nothing_runs.clear()
+    assert driver.parse(["ec2", "describe-vpcs"], None).call == ApiCall("ec2", "DescribeVpcs", {})
+    assert not [path for path in nothing_runs if f"{os.sep}ec2{os.sep}" in path and "service-2" in path]

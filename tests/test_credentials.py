@@ -1,13 +1,16 @@
 """Per-call credentials: aliases, role assumption and its cache, isolation, per-session environments."""
 
 import functools
+import os
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import anyio
 import pytest
 from dateutil.tz import tzlocal
 
+from catalog import models
 from core.calls import Target
 from core.clients import AwsClients
 from sandbox import PROD_ACCOUNT, assume
@@ -59,6 +62,34 @@ def test_assumed_credentials_are_refreshed_before_they_expire(make_settings):
     assert clients.assume_role_calls == 2
     assert refreshed.access_key != first.access_key
     assert clients.client(resolved, "sts").get_caller_identity()["Account"] == PROD_ACCOUNT
+
+
+def test_clients_read_models_through_the_catalogs_loader_without_editing_the_catalogs_copy(make_settings, monkeypatch):
+    """One botocore loader per process: a model the catalog has loaded is not read again for a client, and the
+    edits botocore makes to a model for its clients (S3 request URIs lose `/{Bucket}`) stay out of the catalog."""
+    credentials_file = Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"])
+    credentials_file.write_text("[base]\naws_access_key_id = AKIABASEPROFILE00001\naws_secret_access_key = s\n")
+    clients = AwsClients(make_settings())
+    try:
+        client_models = clients._session.get_component("data_loader")
+        assert client_models.loader is models.data_loader()
+        assert clients._profile_session("base").get_component("data_loader") is client_models
+    finally:
+        credentials_file.unlink()
+    models.service_model("s3")
+    reads: list[str] = []
+    real_load_file = models.data_loader().file_loader.load_file
+
+    def recording_load_file(path: str) -> object:
+        reads.append(str(path))
+        return real_load_file(path)
+
+    monkeypatch.setattr(models.data_loader().file_loader, "load_file", recording_load_file)
+    s3 = clients.client(clients.resolve(Target(region="us-east-1")), "s3")
+    s3.create_bucket(Bucket="one-loader")
+    s3.delete_bucket(Bucket="one-loader")
+    assert not [path for path in reads if f"{os.sep}s3{os.sep}" in path and path.endswith(f"{os.sep}service-2")]
+    assert models.operation_model("s3", "DeleteBucket").http["requestUri"] == "/{Bucket}"
 
 
 async def test_concurrent_calls_do_not_queue_behind_each_other(served):

@@ -1,13 +1,21 @@
 import json
 import os
+import shutil
+import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 import pytest
 
 import catalog.search as search_module
 from catalog.search import OperationHit, OperationIndex, first_sentence, stem
+from config import load_settings
+from tests.conftest import connect, serve
+from tests.helpers import ok
+from tests.repo import ROOT
 
 ACCURACY_TABLE = [
     ("list my s3 buckets", "s3", "ListBuckets"),
@@ -302,3 +310,92 @@ def test_stem_maps_word_families_together() -> None:
     assert stem("stopped") == stem("stop")
     assert stem("amis") == stem("ami")
     assert stem("s3") == "s3"
+
+
+def _wait_for(condition: Callable[[], object], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.anyio
+async def test_a_server_started_without_a_cached_index_builds_it_before_any_search(
+    index: OperationIndex, cache_dir: Path, make_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(search_module, "build_index_data", _fake_builder(_cached_data(cache_dir), calls))
+    empty = tmp_path / "cache"
+    with serve(make_settings(AWS_MCP_CACHE_DIR=str(empty)), build_index=True) as running:
+        _wait_for(OperationIndex.cache_path(empty).is_file)
+        async with connect(running.url) as client:
+            found = await ok(client, "search_operations", query="who am i", limit=1)
+    assert found["matches"][0]["operation"] == "GetCallerIdentity"
+    assert calls == [1]
+
+
+@pytest.mark.anyio
+async def test_a_search_during_the_start_up_build_waits_for_it_while_other_tools_answer(
+    index: OperationIndex, cache_dir: Path, make_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, calls, building, release = _cached_data(cache_dir), [], threading.Event(), threading.Event()
+
+    def slow_build() -> dict:
+        calls.append(1)
+        building.set()
+        release.wait(60)
+        return data
+
+    monkeypatch.setattr(search_module, "build_index_data", slow_build)
+    found: dict = {}
+
+    async def search(client) -> None:
+        found.update(await ok(client, "search_operations", query="who am i", limit=1))
+
+    try:
+        with serve(make_settings(AWS_MCP_CACHE_DIR=str(tmp_path)), build_index=True) as running:
+            assert building.wait(30)
+            async with connect(running.url) as client:
+                assert (await ok(client, "list_accounts"))["accounts"]  # the event loop is not blocked by the build
+                async with anyio.create_task_group() as group:
+                    group.start_soon(search, client)
+                    await anyio.sleep(0.5)
+                    assert not found
+                    release.set()
+    finally:
+        release.set()
+    assert found["matches"][0]["operation"] == "GetCallerIdentity"
+    assert calls == [1]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize("variable", [None, "XDG_CACHE_HOME", "AWS_MCP_CACHE_DIR"])
+def test_installing_the_environment_prebuilds_the_index_where_the_server_looks_and_survives_a_failure(
+    variable: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make`'s venv targets against a stand-in python that logs its arguments and fails the index build."""
+    venv, calls = tmp_path / "venv", tmp_path / "calls"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\ncase "$*" in *catalog.search*) exit 1;; esac\n')
+    python.chmod(0o755)
+    environment = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home")}
+    if variable:
+        environment[variable] = str(tmp_path / variable.lower())
+    made = subprocess.run(
+        ["make", f"VENV={venv}", f"{venv}/.runtime", f"{venv}/.dev"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    assert (venv / ".runtime").is_file() and (venv / ".dev").is_file()
+    assert "index not prebuilt" in made.stderr
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    expected = load_settings(environment, env_file=None).index_cache_dir
+    builds = [line for line in calls.read_text().splitlines() if "catalog.search" in line]
+    assert builds == [f"-m catalog.search {expected}"] * 2

@@ -139,10 +139,11 @@ def test_bad_configuration_stops_startup_naming_the_variable(variable, value):
     assert "Traceback" not in result.stderr
 
 
-async def test_stdio_serves_tools_and_set_environment_sets_the_process_variables(moto_endpoint):
+async def test_stdio_serves_tools_and_set_environment_sets_the_process_variables(moto_endpoint, operation_index_dir):
     from mcp import Client
 
     environment = {
+        "AWS_MCP_CACHE_DIR": str(operation_index_dir),  # where a missing index would be built at start-up
         "AWS_ENDPOINT_URL": moto_endpoint,
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
