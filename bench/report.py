@@ -1,0 +1,65 @@
+"""Timing samples, and the table rows that carry a figure, its target and whether it meets it."""
+
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+WARMUP = 10
+
+
+@dataclass(frozen=True)
+class Timing:
+    p50: float
+    p90: float
+
+    def __str__(self) -> str:
+        return f"p50 {self.p50:.2f} ms, p90 {self.p90:.2f} ms"
+
+
+async def elapsed_ms(call: Callable[[], Awaitable[object]]) -> float:
+    started = time.perf_counter()
+    await call()
+    return (time.perf_counter() - started) * 1000
+
+
+async def timings(calls: Mapping[str, Callable[[], Awaitable[object]]], rounds: int) -> dict[str, Timing]:
+    """Each call once per round, in turn, so load from elsewhere on the machine falls on all of them alike."""
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for round_ in range(WARMUP + rounds):
+        for name, call in calls.items():
+            spent = await elapsed_ms(call)
+            if round_ >= WARMUP:
+                samples[name].append(spent)
+    return {
+        name: Timing(statistics.median(values), statistics.quantiles(values, n=10)[-1])
+        for name, values in samples.items()
+    }
+
+
+@dataclass(frozen=True)
+class Row:
+    measure: str
+    figure: str
+    target: str = ""
+    passed: bool | None = None
+
+
+def at_most(measure: str, value: float, limit: float | None, unit: str, spec: str = ".2f") -> Row:
+    """`value` against its target `limit`; a None limit shows the figure for comparison only."""
+    if limit is None:
+        return Row(measure, f"{value:{spec}} {unit}")
+    return Row(measure, f"{value:{spec}} {unit}", f"≤ {limit:g} {unit}", value <= limit)
+
+
+def table(rows: list[Row]) -> str:
+    cells = [("measure", "figure", "target", "result")] + [
+        (row.measure, row.figure, row.target, "" if row.passed is None else "pass" if row.passed else "FAIL")
+        for row in rows
+    ]
+    widths = [max(len(line[column]) for line in cells) for column in range(4)]
+    lines = [
+        "| " + " | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) + " |" for line in cells
+    ]
+    lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    return "\n".join(lines)
