@@ -207,9 +207,8 @@ class Guard:
 
 
 def _holder(invocation: Invocation) -> str:
-    """Whom a confirmation token is issued to: the principal, and the session when the call had one."""
-    principal = invocation.principal.subject
-    return f"{principal}|{invocation.session_key}" if invocation.session_key else principal
+    """Whom a confirmation token is issued to: the principal (not the connection, which a client may renew)."""
+    return invocation.principal.subject
 
 
 def _supports_form_elicitation(ctx: Any) -> bool:
