@@ -20,12 +20,50 @@ Some calls are destructive only for some arguments (a Route 53 change batch hold
 
 Patterns from the user's policy (`extra_destructive`) promote any class, reads included, to destructive:
 an author who writes `^Get` wants those calls gated, and a policy may only tighten, never loosen.
+
+How the tables were found (botocore 1.44.5, 19,796 operations; redo it when botocore grows):
+
+1. Secrets in outputs. Every operation's output shape is walked recursively. A member can carry a credential
+   when it is text or bytes (not an enum) and its name ends in a credential noun (Password, Passphrase,
+   SecretAccessKey, SessionToken, PrivateKey, ClientSecret, SharedSecret, PreSharedKey, AuthToken, AccessToken,
+   ApiKey, StreamKey, UnlockCode, AuthCode, PIN...), or botocore marks it `sensitive` (the trait is
+   `shape.metadata["sensitive"]`) and its head noun is a credential noun; or it is the `value` of a structure
+   named like a credential (apigateway ApiKey.value); or it is a map whose keys name secrets (glue
+   ConnectionProperties lists PASSWORD, cognito ProviderDetails documents client_secret). Names that are not
+   secrets are left out: paging and concurrency tokens (NextToken, ClientToken, LockToken), ids, ARNs, KMS key
+   ids, and anything named `Public...`. The `sensitive` trait alone is not enough: botocore also puts it on
+   e-mail and postal addresses, names, phone numbers, free text and environment variables, which are personal
+   or user data, not credentials. `tests/test_classify.py` holds this walk as an oracle independent of these
+   tables: every operation it flags must be sensitive or a write, or be listed in
+   READS_DESPITE_CREDENTIAL_NAMED_OUTPUT with the reason AWS does not hand out the secret. Where AWS documents
+   nothing, the model's word that the value can come back decides. A second pass over members that carry the
+   trait and whose documentation speaks of keys, passwords or tokens found the few secrets under other names
+   (ec2 GetVpnConnectionDeviceSampleConfiguration, gameliftstreams stream URLs).
+2. Minted credentials. A credential returned beside its own expiry (AuthToken + AuthTokenExpirationTime,
+   authorizationToken + expiresAt, Password + Ttl) was made for this caller: the call mints it and is a write,
+   whatever its verb (ecr GetAuthorizationToken). The same oracle checks it; STORED_CREDENTIALS_WITH_EXPIRY
+   lists the reads whose expiry belongs to something stored. Documentation saying the call "returns temporary
+   credentials" or "creates" the token, URL or key pair found the rest.
+3. State changes under read verbs. The first sentence of every read's documentation was searched for
+   "creates", "sends", "generates", "starts", "deletes"...; an idempotency token among the inputs hints at the
+   same. Reviewed hits that change state are STATE_CHANGING_READ_NAMES; a query language that can write
+   (timestream UNLOAD) is a write. Bookkeeping a read triggers (an ARN assigned, a status refreshed) is not.
+4. Destruction hidden in arguments. The inputs of every operation that is not destructive by name were
+   searched for booleans named Force*, Overwrite*, SetAsDefault, Delete*, Remove*, Reset*, Replace*,
+   Terminate*, for lists named *ToRemove, Remove*, Revoke*, Delete*, and for statements (Statement, Sql,
+   QueryString, gremlinQuery...). Arguments that delete data or resources, replace the access policy in force,
+   or take access away (revoke permissions, unshare, remove principals, users, routes, subnets) make the call
+   destructive: DESTRUCTIVE_WITH_PARAMS. Arguments that only clear configuration (attributes, options,
+   descriptions, metrics) stay writes, as UntagResource does. In statements DELETE, DROP, TRUNCATE and REVOKE
+   destroy (rows, objects, grants; Gremlin `drop()`); UPDATE overwrites in place and stays a write, as PutItem
+   and UpdateItem do. A statement is judged by its text: one that calls a stored procedure is a write, as a
+   Lambda Invoke is.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from functools import cache
 from typing import Any, Protocol
@@ -211,7 +249,6 @@ READS = _ops(
         "servicediscovery": "DiscoverInstances DiscoverInstancesRevision",
         "stepfunctions": "ValidateStateMachineDefinition",
         "sts": "DecodeAuthorizationMessage",
-        "timestream-query": "Query",
         "wisdom": "QueryAssistant",
     }
 )
@@ -219,52 +256,92 @@ READS = _ops(
 SENSITIVE = _ops(
     {
         "acm": "GetAcmeExternalAccountBindingCredentials",
+        "amplify": "GetApp GetBranch ListApps ListBranches",
+        "amplifybackend": "GetBackendAuth",
+        "apigateway": "GetApiKey GetApiKeys GetUsagePlanKey GetUsagePlanKeys",
         "bedrock-agentcore": "GetResourceApiKey",
-        "codeartifact": "GetAuthorizationToken",
-        "codepipeline": "GetJobDetails GetThirdPartyJobDetails",
-        "cognito-idp": "DescribeUserPoolClient ListUserPoolClientSecrets",
-        "datazone": "GetConnection",
-        "ec2": "GetPasswordData",
-        "ecr": "GetAuthorizationToken",
-        "ecr-public": "GetAuthorizationToken",
-        "emr": "GetSessionEndpoint GetOnClusterAppUIPresignedURL GetPersistentAppUIPresignedURL",
-        "emr-serverless": "GetSessionEndpoint GetDashboardForJobRun",
-        "evs": "GetDepotUrl",
-        "glue": "GetSessionEndpoint GetDashboardUrl",
-        "ivs": "GetStreamKey BatchGetStreamKey",
+        "chime": "GetBot ListBots GetUser ListUsers",
+        "chime-sdk-identity": "DescribeAppInstanceUserEndpoint",
+        "chime-sdk-meetings": "GetAttendee ListAttendees",
+        "cloudhsmv2": "DescribeClusters",
+        "codepipeline": "ListWebhooks",
+        "cognito-idp": "DescribeUserPoolClient ListUserPoolClientSecrets DescribeIdentityProvider"
+        " GetIdentityProviderByIdentifier",
+        "connecthealth": "GetPatientInsightsJob",
+        "dataexchange": "GetAsset GetJob ListJobs ListRevisionAssets",
+        "datazone": "ListConnections",
+        "directconnect": "DescribeVirtualInterfaces",
+        "dms": "DescribeEndpoints",
+        "ds": "DescribeDirectories",
+        "ec2": "GetPasswordData DescribeBundleTasks DescribeVerifiedAccessTrustProviders DescribeVpnConnections"
+        " GetVpnConnectionDeviceSampleConfiguration",
+        "emr": "GetOnClusterAppUIPresignedURL GetPersistentAppUIPresignedURL DescribeCluster",
+        "evs": "GetDepotUrl GetEnvironment",
+        "firehose": "DescribeDeliveryStream",
+        "gameliftstreams": "GetStreamUrl ListStreamUrls",
+        "glue": "GetDashboardUrl GetConnection GetConnections GetJob GetJobs BatchGetJobs",
+        "iam": "ListVirtualMFADevices",
+        "interconnect": "GetConnection",
+        "invoicing": "GetProcurementPortalPreference",
+        "iot-managed-integrations": "GetManagedThing ListDiscoveredDevices",
+        "ivs": "GetStreamKey BatchGetStreamKey GetChannel BatchGetChannel GetStreamSession",
+        "ivs-realtime": "GetIngestConfiguration",
         "kinesis-video-archived-media": "GetHLSStreamingSessionURL GetDASHStreamingSessionURL",
-        "kinesis-video-signaling": "GetIceServerConfig",
         "kms": "Decrypt",
-        "lightsail": "GetInstanceAccessDetails GetRelationalDatabaseMasterUserPassword GetBucketAccessKeys"
-        " DownloadDefaultKeyPair",
+        "lexv2-models": "DescribeBotRecommendation",
+        "lightsail": "GetRelationalDatabaseMasterUserPassword GetBucketAccessKeys GetRelationalDatabase"
+        " GetRelationalDatabases",
+        "location": "DescribeKey",
+        "marketplace-agreement": "GetAgreementEntitlements",
+        "mediapackage": "DescribeChannel ListChannels",
         "payment-cryptography-data": "DecryptData",
         "pca-connector-scep": "GetChallengePassword",
+        "quicksight": "DescribeAssetBundleImportJob",
         "route53domains": "RetrieveDomainAuthCode",
+        "route53globalresolver": "GetAccessToken",
         "secretsmanager": "GetSecretValue BatchGetSecretValue",
+        "securityhub": "GetFindings",
+        "snowball": "GetJobUnlockCode",
         "ssm": "GetParameter GetParameters GetParametersByPath GetParameterHistory",
         "storagegateway": "DescribeChapCredentials",
-        "wickr": "GetOidcInfo GetOpentdfConfig",
+        "wickr": "GetOpentdfConfig",
+        "workspaces-thin-client": "GetEnvironment ListEnvironments",
+        "workspaces-web": "GetIdentityProvider",
     }
 )
+"""Reads whose output carries a stored secret: passwords, keys, tokens, client secrets, PINs, unlock codes.
+
+Where AWS documents nothing about masking, the model's word that the value can come back decides (dms
+DescribeEndpoints, emr DescribeCluster's Kerberos passwords, securityhub GetFindings' resource details).
+"""
 
 CREDENTIAL_MINTING = _ops(
     {
         "account-access-runtime": "GetRoleCredentials",
         "amplifybackend": "GetToken",
+        "athena": "GetSessionEndpoint",
         "bedrock-agentcore": "GetWorkloadAccessToken GetWorkloadAccessTokenForJWT GetWorkloadAccessTokenForUserId"
         " GetResourceOauth2Token GetResourcePaymentToken",
         "cloudwatchomni": "GetSpaceCredentialsForOrganization GetSpaceDataAccess",
+        "codeartifact": "GetAuthorizationToken",
+        "codepipeline": "GetJobDetails GetThirdPartyJobDetails",
         "cognito-identity": "GetId GetCredentialsForIdentity GetOpenIdToken GetOpenIdTokenForDeveloperIdentity",
         "cognito-idp": "GetTokensFromRefreshToken GetClientToken GetDerivedToken InitiateAuth AdminInitiateAuth",
         "connect": "GetFederationToken",
-        "datazone": "GetEnvironmentCredentials GetIamPortalLoginUrl",
-        "emr": "GetClusterSessionCredentials",
+        "datazone": "GetEnvironmentCredentials GetIamPortalLoginUrl GetConnection",
+        "ecr": "GetAuthorizationToken",
+        "ecr-public": "GetAuthorizationToken",
+        "emr": "GetClusterSessionCredentials GetSessionEndpoint",
         "emr-containers": "GetManagedEndpointSessionCredentials",
+        "emr-serverless": "GetSessionEndpoint GetDashboardForJobRun",
         "gamelift": "GetComputeAccess GetComputeAuthToken GetInstanceAccess",
+        "glue": "GetSessionEndpoint",
         "iam": "CreateAccessKey CreateServiceSpecificCredential",
+        "kinesis-video-signaling": "GetIceServerConfig",
         "lakeformation": "GetTemporaryDataLocationCredentials GetTemporaryGlueFunctionCredentials"
         " GetTemporaryGluePartitionCredentials GetTemporaryGlueTableCredentials",
         "license-manager": "GetAccessToken",
+        "lightsail": "GetInstanceAccessDetails DownloadDefaultKeyPair",
         "m2": "GetSignedBluinsightsUrl",
         "marketplace-reporting": "GetBuyerDashboard",
         "quicksight": "GetDashboardEmbedUrl GetSessionEmbedUrl",
@@ -276,28 +353,40 @@ CREDENTIAL_MINTING = _ops(
         "ssm": "GetAccessToken",
         "sts": "AssumeRole AssumeRoleWithSAML AssumeRoleWithWebIdentity AssumeRoot GetSessionToken GetFederationToken"
         " GetDelegatedAccessToken GetWebIdentityToken",
+        "wickr": "GetOidcInfo",
     }
 )
-"""Calls that hand out credentials or a signed-in session for a principal: writes whatever their name."""
+"""Calls that hand out credentials or a signed-in session made for this caller: temporary keys, a token beside
+its own expiry (ecr GetAuthorizationToken is a docker login good for 12 hours), a session URL or endpoint token
+the call creates, a key pair created on first call. Writes whatever their name, so read-only mode refuses them."""
 
 RUNS_CODE_OR_QUERIES = _ops(
     {
         "athena": "StartQueryExecution",
         "dynamodb": "ExecuteStatement BatchExecuteStatement ExecuteTransaction",
         "lambda": "Invoke InvokeAsync InvokeWithResponseStream",
-        "rds-data": "ExecuteStatement BatchExecuteStatement",
+        "neptune-graph": "ExecuteQuery",
+        "neptunedata": "ExecuteGremlinQuery ExecuteGremlinProfileQuery ExecuteOpenCypherQuery",
+        "rds-data": "ExecuteStatement BatchExecuteStatement ExecuteSql",
+        "redshift-data": "ExecuteStatement BatchExecuteStatement",
         "ssm": "SendCommand StartSession StartAutomationExecution",
+        "timestream-query": "Query",
     }
 )
-"""Listed for the record: their verbs already make them writes, and a query language may write."""
+"""A query language may write: timestream-query Query runs UNLOAD into S3. Most of these are writes by their verb
+already; their statements can also make them destructive (DESTRUCTIVE_WITH_PARAMS)."""
 
 STATE_CHANGING_READ_NAMES = _ops(
     {
         "auditmanager": "GetEvidenceFileUploadUrl",
+        "cognito-idp": "GetUserAttributeVerificationCode",
+        "ec2": "GetFlowLogsIntegrationTemplate",
+        "importexport": "GetShippingLabel",
         "license-manager": "CheckInLicense",
         "lightsail": "CheckSubdomainAvailability",
         "sagemaker": "GetScalingConfigurationRecommendation",
         "security-ir": "GetCaseAttachmentUploadUrl",
+        "socialmessaging": "GetWhatsAppFlowPreview",
         "stepfunctions": "GetActivityTask",
         "support": "GetAttachmentUploadLinks",
         "waf": "GetChangeToken",
@@ -305,7 +394,8 @@ STATE_CHANGING_READ_NAMES = _ops(
         "xray": "GetSamplingTargets",
     }
 )
-"""Read-sounding names that claim work, reserve names, start jobs or hand out upload URLs."""
+"""Read-sounding names that claim work, reserve names, start jobs, hand out upload or share URLs, send a code to a
+user (cognito-idp GetUserAttributeVerificationCode), buy a shipping label or write a template into S3."""
 
 DESTRUCTIVE = _ops(
     {
@@ -313,19 +403,72 @@ DESTRUCTIVE = _ops(
         "cognito-identity": "SetIdentityPoolRoles",
         "cognito-idp": "GlobalSignOut AdminUserGlobalSignOut",
         "ec2": "ModifyVerifiedAccessEndpointPolicy ModifyVerifiedAccessGroupPolicy",
+        "elasticbeanstalk": "RebuildEnvironment",
         "iam": "UpdateAssumeRolePolicy SetDefaultPolicyVersion",
         "iot": "SetDefaultPolicyVersion",
         "iotsitewise": "UpdateAccessPolicy",
         "kms": "ScheduleKeyDeletion",
+        "medialive": "StartDeleteMonitorDeployment",
         "opensearchserverless": "UpdateAccessPolicy",
         "organizations": "UpdatePolicy",
+        "personalize": "CreateDataDeletionJob",
+        "rds": "BacktrackDBCluster",
         "s3": "DeleteObjects",
         "savingsplans": "ReturnSavingsPlan",
         "sesv2": "UpdateEmailIdentityPolicy",
+        "sso": "Logout",
+        "transfer": "StartRemoteDelete",
         "verifiedpermissions": "UpdatePolicy",
     }
 )
-"""Replacements of access policies or role mappings, and removals the verb rules miss."""
+"""Replacements of access policies or role mappings, and removals the verb rules miss: a backtrack discards every
+change after the chosen time, a rebuild deletes and recreates an environment's resources, a logout invalidates a
+session, a data deletion job or a remote delete removes data."""
+
+READS_DESPITE_CREDENTIAL_NAMED_OUTPUT: dict[str, frozenset[tuple[str, str]]] = {
+    "AWS documents that the value is redacted, not returned, or not supported": _ops(
+        {
+            "appstream": "DescribeDirectoryConfigs",
+            "datasync": "DescribeLocationFsxOntap DescribeLocationFsxOpenZfs",
+            "fsx": "DescribeBackups DescribeFileSystems DescribeSnapshots DescribeVolumes",
+            "neptune": "DescribeDBInstances",
+        }
+    ),
+    "a pending master password comes back masked as ****": _ops(
+        {
+            "docdb": "DescribeDBInstances",
+            "rds": "DescribeDBClusters DescribeDBInstances DescribeTenantDatabases",
+            "redshift": "DescribeClusters",
+        }
+    ),
+    "AWS never returns a listener's OIDC client secret; clients carry it forward themselves": _ops(
+        {"elbv2": "DescribeListeners DescribeRules"}
+    ),
+    "the member holds a reference to the secret, not the secret": _ops(
+        {
+            "appmesh": "DescribeVirtualGateway DescribeVirtualNode",  # privateKey: a file path on the proxy
+            "iot": "GetTopicRuleDestination ListTopicRuleDestinations",  # secretKey: a JSON key inside the secret
+            "taxsettings": "GetTaxRegistration ListTaxRegistrations",  # locates a document behind another IAM call
+        }
+    ),
+    "not a credential": _ops(
+        {
+            "cognito-sync": "ListRecords",  # SyncSessionToken: optimistic concurrency for UpdateRecords
+            "secretsmanager": "GetRandomPassword",  # a fresh random string; nothing stored is revealed
+            "wafv2": "ListAPIKeys",  # CAPTCHA client keys are made to be embedded in public web pages
+        }
+    ),
+}
+"""Reads that the output oracle in tests/test_classify.py flags and that stay reads, by reason. Data only: the
+classifier never consults it; a test checks that each entry is still flagged and still a read."""
+
+STORED_CREDENTIALS_WITH_EXPIRY: dict[str, frozenset[tuple[str, str]]] = {
+    "the expiry belongs to a stored key or token that another call created": _ops(
+        {"location": "DescribeKey", "route53globalresolver": "GetAccessToken"}
+    ),
+    "the ttl is the branch's cache lifetime, not the credential's": _ops({"amplify": "GetBranch ListBranches"}),
+}
+"""Sensitive reads whose credential sits beside an expiry that does not make the call a minting one. Data only."""
 
 
 def _overrides() -> dict[tuple[str, str], OpClass]:
@@ -343,40 +486,184 @@ def _overrides() -> dict[tuple[str, str], OpClass]:
 OVERRIDES = _overrides()
 
 
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+def _values_at(value: Any, path: Sequence[str]) -> Iterator[Any]:
+    """The values `path` reaches in `value`: each part is a key of a mapping, or `*` for every list item or
+    mapping value. Anything of another shape reaches nothing, so malformed arguments are judged by name alone."""
+    if not path:
+        yield value
+        return
+    part, rest = path[0], path[1:]
+    if part == "*":
+        items = value if isinstance(value, list) else value.values() if isinstance(value, Mapping) else ()
+        for item in items:
+            yield from _values_at(item, rest)
+    elif isinstance(value, Mapping) and part in value:
+        yield from _values_at(value[part], rest)
 
 
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+class ParamRule:
+    """Destructive when a value reached by one of its dotted paths passes that path's test."""
+
+    def __init__(self, *clauses: tuple[Callable[[Any], bool], str]) -> None:
+        self.clauses = tuple((test, tuple(path.split("."))) for test, path in clauses)
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(".".join(path) for _, path in self.clauses)
+
+    def __call__(self, params: Mapping[str, Any]) -> bool:
+        return any(test(value) for test, path in self.clauses for value in _values_at(params, path))
 
 
-def _route53_record_deletes(params: Mapping[str, Any]) -> bool:
-    changes = _list(_dict(params.get("ChangeBatch")).get("Changes"))
-    return any(str(_dict(change).get("Action", "")).upper() == "DELETE" for change in changes)
+def _present(value: Any) -> bool:
+    return True
 
 
-def _route53_cidr_deletes(params: Mapping[str, Any]) -> bool:
-    changes = _list(params.get("Changes"))
-    return any(str(_dict(change).get("Action", "")).upper() == "DELETE_IF_EXISTS" for change in changes)
+def _true(value: Any) -> bool:
+    return value is True
 
 
-def _dynamodb_batch_deletes(params: Mapping[str, Any]) -> bool:
-    requests = _dict(params.get("RequestItems")).values()
-    return any("DeleteRequest" in _dict(item) for table_items in requests for item in _list(table_items))
+def _nonempty(value: Any) -> bool:
+    return value not in (None, "", [], {})
 
 
-def _dynamodb_transaction_deletes(params: Mapping[str, Any]) -> bool:
-    return any("Delete" in _dict(item) for item in _list(params.get("TransactItems")))
+def _equals(*choices: str) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, str) and value.upper() in choices
 
 
-DESTRUCTIVE_WITH_PARAMS: dict[tuple[str, str], Callable[[Mapping[str, Any]], bool]] = {
-    ("route53", "ChangeResourceRecordSets"): _route53_record_deletes,
-    ("route53", "ChangeCidrCollection"): _route53_cidr_deletes,
-    ("dynamodb", "BatchWriteItem"): _dynamodb_batch_deletes,
-    ("dynamodb", "TransactWriteItems"): _dynamodb_transaction_deletes,
+_DESTROYING_STATEMENT = re.compile(r"\b(DELETE|DROP|TRUNCATE|REVOKE)\b", re.IGNORECASE)
+
+
+def _destroys(value: Any) -> bool:
+    """Whether a PartiQL, SQL, openCypher or Gremlin text holds a DELETE, DROP, TRUNCATE, REVOKE or drop().
+
+    The words are searched in the whole text, string literals and comments included: quoting rules differ
+    between languages, and a false alarm only asks for a confirmation.
+    """
+    return isinstance(value, str) and bool(_DESTROYING_STATEMENT.search(value))
+
+
+def _each(test: Callable[[Any], bool], *paths: str) -> ParamRule:
+    return ParamRule(*((test, path) for path in paths))
+
+
+_REVOKED_PERMISSIONS = {
+    key: _each(_nonempty, "RevokePermissions")
+    for key in _ops(
+        {
+            "quicksight": "UpdateActionConnectorPermissions UpdateAgentPermissions UpdateAnalysisPermissions"
+            " UpdateAppPermissions UpdateDataSetPermissions UpdateDataSourcePermissions UpdateFlowPermissions"
+            " UpdateFolderPermissions UpdateKnowledgeBasePermissions UpdateSpacePermissions UpdateTemplatePermissions"
+            " UpdateThemePermissions UpdateTopicPermissions UpdateTopicPermissionsV2",
+        }
+    )
 }
-"""Writes that become destructive when their arguments remove something."""
+
+DESTRUCTIVE_WITH_PARAMS: dict[tuple[str, str], ParamRule] = {
+    # Changes that delete records, rows, items, replicas, files or data.
+    ("route53", "ChangeResourceRecordSets"): _each(_equals("DELETE"), "ChangeBatch.Changes.*.Action"),
+    ("route53", "ChangeCidrCollection"): _each(_equals("DELETE_IF_EXISTS"), "Changes.*.Action"),
+    ("dynamodb", "BatchWriteItem"): _each(_present, "RequestItems.*.*.DeleteRequest"),
+    ("dynamodb", "TransactWriteItems"): _each(_present, "TransactItems.*.Delete"),
+    ("dynamodb", "ExecuteStatement"): _each(_destroys, "Statement"),
+    ("dynamodb", "BatchExecuteStatement"): _each(_destroys, "Statements.*.Statement"),
+    ("dynamodb", "ExecuteTransaction"): _each(_destroys, "TransactStatements.*.Statement"),
+    ("dynamodb", "UpdateTable"): _each(_present, "ReplicaUpdates.*.Delete"),
+    ("dynamodb", "UpdateGlobalTable"): _each(_present, "ReplicaUpdates.*.Delete"),
+    ("rds-data", "ExecuteStatement"): _each(_destroys, "sql"),
+    ("rds-data", "BatchExecuteStatement"): _each(_destroys, "sql"),
+    ("rds-data", "ExecuteSql"): _each(_destroys, "sqlStatements"),
+    ("redshift-data", "ExecuteStatement"): _each(_destroys, "Sql"),
+    ("redshift-data", "BatchExecuteStatement"): _each(_destroys, "Sqls.*"),
+    ("athena", "StartQueryExecution"): _each(_destroys, "QueryString"),
+    ("neptunedata", "ExecuteGremlinQuery"): _each(_destroys, "gremlinQuery"),
+    ("neptunedata", "ExecuteGremlinProfileQuery"): _each(_destroys, "gremlinQuery"),  # profiling runs the query
+    ("neptunedata", "ExecuteOpenCypherQuery"): _each(_destroys, "openCypherQuery"),
+    ("neptunedata", "ExecuteOpenCypherExplainQuery"): _each(_destroys, "openCypherQuery"),  # dynamic mode runs it
+    ("neptune-graph", "ExecuteQuery"): _each(_destroys, "queryString"),
+    ("neptunedata", "ExecuteFastReset"): _each(_equals("PERFORMDATABASERESET"), "action"),
+    ("cloudfront-keyvaluestore", "UpdateKeys"): _each(_nonempty, "Deletes"),
+    ("cognito-sync", "UpdateRecords"): _each(_equals("REMOVE"), "RecordPatches.*.Op"),
+    ("codecommit", "CreateCommit"): _each(_nonempty, "deleteFiles"),
+    ("ec2", "CreateReplaceRootVolumeTask"): _each(_true, "DeleteReplacedRootVolume"),
+    ("elasticache", "StartMigration"): _each(_true, "ClearTargetCacheData"),
+    ("elasticache", "CompleteMigration"): _each(_true, "Force"),  # stops without the data in sync
+    ("elasticache", "ModifyCacheCluster"): _each(_nonempty, "CacheNodeIdsToRemove"),
+    ("elasticache", "ModifyReplicationGroupShardConfiguration"): _each(
+        _nonempty, "NodeGroupsToRemove", "NodeGroupsToRetain"
+    ),
+    ("iotsitewise", "CreateBulkImportJob"): _each(_true, "deleteFilesAfterImport"),
+    ("glue", "StartImportLabelsTaskRun"): _each(_true, "ReplaceAllLabels"),
+    ("batch", "UpdateComputeEnvironment"): _each(_true, "updatePolicy.terminateJobsOnUpdate"),
+    ("iot", "UpdateSecurityProfile"): _each(
+        _true, "deleteBehaviors", "deleteAlertTargets", "deleteAdditionalMetricsToRetain", "deleteMetricsExportConfig"
+    ),
+    ("athena", "UpdateWorkGroup"): _each(  # Athena then deletes the workgroup's stored query results
+        _true, "ConfigurationUpdates.ManagedQueryResultsConfigurationUpdates.RemoveEncryptionConfiguration"
+    ),
+    ("medialive", "BatchUpdateSchedule"): _each(_nonempty, "Deletes.ActionNames"),
+    ("sagemaker", "UpdateCluster"): _each(_nonempty, "InstanceGroupsToDelete"),
+    ("ssm-incidents", "UpdateReplicationSet"): _each(_present, "actions.*.deleteRegionAction"),
+    ("datazone", "CreateListingChangeSet"): _each(_equals("UNPUBLISH"), "action"),
+    # Changes that replace the access policy in force (as SetDefaultPolicyVersion and PutBucketPolicy do).
+    ("iam", "CreatePolicyVersion"): _each(_true, "SetAsDefault"),
+    ("iot", "CreatePolicyVersion"): _each(_true, "setAsDefault"),
+    ("ram", "AssociateResourceSharePermission"): _each(_true, "replace"),
+    ("ec2", "ModifyVpcEndpoint"): ParamRule(
+        (_true, "ResetPolicy"),
+        (_nonempty, "PolicyDocument"),
+        (_nonempty, "RemoveRouteTableIds"),
+        (_nonempty, "RemoveSubnetIds"),
+        (_nonempty, "RemoveSecurityGroupIds"),
+    ),
+    # Changes that take access away: revoked permissions, unshared snapshots and documents, removed principals,
+    # users, roles, keys, certificates, routes and subnets (as Revoke*, Unshare*, Detach* and Disassociate* do).
+    **_REVOKED_PERMISSIONS,
+    ("quicksight", "UpdateDashboardPermissions"): _each(_nonempty, "RevokePermissions", "RevokeLinkPermissions"),
+    ("qapps", "UpdateQAppPermissions"): _each(_nonempty, "revokePermissions"),
+    ("ec2", "ModifySnapshotAttribute"): ParamRule(
+        (_nonempty, "CreateVolumePermission.Remove"), (_equals("REMOVE"), "OperationType")
+    ),
+    ("ec2", "ModifyImageAttribute"): ParamRule(
+        (_nonempty, "LaunchPermission.Remove"), (_equals("REMOVE"), "OperationType")
+    ),
+    ("rds", "ModifyDBSnapshotAttribute"): _each(_nonempty, "ValuesToRemove"),
+    ("rds", "ModifyDBClusterSnapshotAttribute"): _each(_nonempty, "ValuesToRemove"),
+    ("docdb", "ModifyDBClusterSnapshotAttribute"): _each(_nonempty, "ValuesToRemove"),
+    ("neptune", "ModifyDBClusterSnapshotAttribute"): _each(_nonempty, "ValuesToRemove"),
+    ("ssm", "ModifyDocumentPermission"): _each(_nonempty, "AccountIdsToRemove"),
+    ("ec2", "ModifyVpcEndpointServicePermissions"): _each(_nonempty, "RemoveAllowedPrincipals"),
+    ("ec2", "ModifyVpcEndpointServiceConfiguration"): _each(
+        _nonempty,
+        "RemoveNetworkLoadBalancerArns",
+        "RemoveGatewayLoadBalancerArns",
+        "RemoveSupportedIpAddressTypes",
+        "RemoveSupportedRegions",
+    ),
+    ("ec2", "ModifyManagedPrefixList"): _each(_nonempty, "RemoveEntries"),
+    ("ec2", "ModifyTransitGatewayVpcAttachment"): _each(_nonempty, "RemoveSubnetIds"),
+    ("networkmanager", "UpdateVpcAttachment"): _each(_nonempty, "RemoveSubnetArns"),
+    ("opensearchserverless", "UpdateVpcEndpoint"): _each(_nonempty, "removeSubnetIds", "removeSecurityGroupIds"),
+    ("directconnect", "UpdateDirectConnectGatewayAssociation"): _each(
+        _nonempty, "removeAllowedPrefixesToDirectConnectGateway"
+    ),
+    ("globalaccelerator", "UpdateCrossAccountAttachment"): _each(_nonempty, "RemovePrincipals", "RemoveResources"),
+    ("chime-sdk-voice", "AssociatePhoneNumbersWithVoiceConnector"): _each(_true, "ForceAssociate"),
+    ("chime-sdk-voice", "AssociatePhoneNumbersWithVoiceConnectorGroup"): _each(_true, "ForceAssociate"),
+    ("elasticache", "ModifyUserGroup"): _each(_nonempty, "UserIdsToRemove"),
+    ("elasticache", "ModifyReplicationGroup"): ParamRule(
+        (_true, "RemoveUserGroups"), (_nonempty, "UserGroupIdsToRemove")
+    ),
+    ("elasticache", "ModifyServerlessCache"): _each(_true, "RemoveUserGroup"),
+    ("memorydb", "UpdateACL"): _each(_nonempty, "UserNamesToRemove"),
+    ("redshift", "ModifyClusterIamRoles"): _each(_nonempty, "RemoveIamRoles"),
+    ("glue", "UpdateDevEndpoint"): _each(_nonempty, "DeletePublicKeys"),
+    ("lakeformation", "UpdateLFTag"): _each(_nonempty, "TagValuesToDelete"),  # grants made on those values go
+    ("codeartifact", "UpdatePackageGroupOriginConfiguration"): _each(_nonempty, "removeAllowedRepositories"),
+    ("ssm-sap", "UpdateApplicationSettings"): _each(_nonempty, "CredentialsToRemove"),
+    ("workspaces-web", "UpdateTrustStore"): _each(_nonempty, "certificatesToDelete"),
+}
+"""Writes that become destructive when their arguments remove something (see step 4 of the module docstring)."""
 
 
 def _verb(operation: str) -> str:
