@@ -9,6 +9,10 @@ INDEX_DIR ?= $(or $(AWS_MCP_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/aw
 BUILD_INDEX = $(BIN)/python -m catalog.search "$(INDEX_DIR)" \
 	|| echo "operation-search index not prebuilt; the server builds it at start-up" >&2
 
+# The MCP Inspector CLI and Node 22 to run it (tests/inspector/package-lock.json pins both), for the tests that
+# drive the server with a client independent of the Python SDK.
+INSPECTOR := tests/inspector/node_modules/.installed
+
 .PHONY: run run-stdio test lint bench docker clean
 
 $(BIN)/python:
@@ -31,7 +35,11 @@ run: $(VENV)/.runtime
 run-stdio: $(VENV)/.runtime
 	$(BIN)/python server.py --transport stdio
 
-test: $(VENV)/.dev
+$(INSPECTOR): tests/inspector/package.json tests/inspector/package-lock.json
+	cd tests/inspector && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+test: $(VENV)/.dev $(INSPECTOR)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -47,4 +55,4 @@ docker:
 	docker build -t aws-ops-mcp .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/inspector/node_modules

@@ -24,7 +24,7 @@ def repository_files() -> list[str]:
     """Every file in the working tree (as the Docker build context sees it), but .git and the local venv."""
     found = []
     for folder, subfolders, files in os.walk(ROOT):
-        subfolders[:] = [name for name in subfolders if name not in (".git", ".venv")]
+        subfolders[:] = [name for name in subfolders if name not in (".git", ".venv", "node_modules")]
         found.extend(Path(folder, name).relative_to(ROOT).as_posix() for name in files)
     return sorted(found)
 

@@ -447,7 +447,7 @@ def test_reads_of_stored_secrets_are_refused_where_sensitive_reads_are_denied(se
     op_class = classify(service, operation)
     assert op_class is OpClass.SENSITIVE
     document = PolicyDocument.model_validate({"allow_sensitive_reads": False})
-    assert not Policy(document).decide(service, operation, op_class, None).allowed
+    assert not Policy(document).decide(service, operation, op_class).allowed
 
 
 def _statements(*texts: str) -> dict:
