@@ -429,14 +429,14 @@ def test_read_and_unknown_verbs_are_not_mutating(operation: str) -> None:
 def test_ecr_get_authorization_token_is_a_write_so_read_only_refuses_it() -> None:
     op_class = classify("ecr", "GetAuthorizationToken")
     assert op_class is OpClass.WRITE
-    decision = Policy(PolicyDocument(), read_only=True).decide("ecr", "GetAuthorizationToken", op_class, None)
+    decision = Policy(PolicyDocument(), read_only=True).decide("ecr", "GetAuthorizationToken", op_class)
     assert not decision.allowed
 
 
 def test_timestream_query_can_unload_to_s3_so_read_only_refuses_it() -> None:
     op_class = classify("timestream-query", "Query")
     assert op_class is OpClass.WRITE
-    assert not Policy(PolicyDocument(), read_only=True).decide("timestream-query", "Query", op_class, None).allowed
+    assert not Policy(PolicyDocument(), read_only=True).decide("timestream-query", "Query", op_class).allowed
 
 
 @pytest.mark.parametrize(
