@@ -8,21 +8,23 @@ from botocore.model import Shape
 
 from catalog import models
 from catalog.classify import (
+    OVERRIDES,
+    OpClass,
+    can_be_destructive,
+    classify,
+    is_mutating_name,
+)
+from catalog.overrides import (
     CREDENTIAL_MINTING,
     DESTRUCTIVE,
-    DESTRUCTIVE_WITH_PARAMS,
-    OVERRIDES,
     READS,
     READS_DESPITE_CREDENTIAL_NAMED_OUTPUT,
     RUNS_CODE_OR_QUERIES,
     SENSITIVE,
     STATE_CHANGING_READ_NAMES,
     STORED_CREDENTIALS_WITH_EXPIRY,
-    OpClass,
-    can_be_destructive,
-    classify,
-    is_mutating_name,
 )
+from catalog.param_rules import DESTRUCTIVE_WITH_PARAMS
 from guard.policy import Policy, PolicyDocument
 
 
