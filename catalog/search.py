@@ -35,7 +35,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from catalog import classify as classify_module
-from catalog import models
+from catalog import models, overrides, param_rules
 
 log = logging.getLogger(__name__)
 
@@ -496,7 +496,7 @@ def _bm25_field(tf: int, length: int, average: float) -> float:
 
 def _fingerprint() -> str:
     digest = hashlib.sha256(str(FORMAT).encode())
-    for module_file in (__file__, classify_module.__file__):
+    for module_file in (__file__, classify_module.__file__, overrides.__file__, param_rules.__file__):
         digest.update(Path(module_file).read_bytes())
     return digest.hexdigest()[:16]
 
