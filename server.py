@@ -28,14 +28,15 @@ from guard.confirm import ConfirmationTokens
 from guard.guard import Guard
 from guard.policy import Policy, PolicyError
 from services import MANAGERS
-from tooling import Runtime, ToolSpec, register, without_titles
+from tooling import Runtime, ToolSpec, listed, register
 
 log = logging.getLogger("aws_ops_mcp")
 P = TypeVar("P")
 
 INSTRUCTIONS = (
-    "Operate AWS across accounts. Every tool takes account (an alias from list_accounts), profile, "
-    "role_arn and region. Destructive calls need confirmation: repeat them with confirmation_token."
+    "Operate AWS across accounts. AWS tools take an optional target: account (an alias from list_accounts), "
+    "profile (an AWS profile), role_arn (a role to assume) and region; without one they use the server's default "
+    "credentials and region. Destructive calls need confirmation: repeat them with confirmation_token."
 )
 PROVIDERS: tuple[type, ...] = (*MANAGERS, GenericTools)
 """Every class that declares tools, in the order tools/list shows them."""
@@ -99,15 +100,8 @@ class OpsServer(MCPServer):
     async def list_tools(self) -> list[MCPTool]:
         """The tools, with schemas compacted once: every client pays for this list in its context window."""
         if self._listed is None:
-            self._listed = [
-                tool.model_copy(
-                    update={
-                        "input_schema": without_titles(tool.input_schema),
-                        "output_schema": without_titles(tool.output_schema) if tool.output_schema else None,
-                    }
-                )
-                for tool in await super().list_tools()
-            ]
+            specs = {spec.name: spec for spec in self.tool_specs}
+            self._listed = [listed(tool, specs[tool.name]) for tool in await super().list_tools()]
         return self._listed
 
 

@@ -38,3 +38,18 @@ def audit_records(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+MCP_DEFAULT_HINTS = {
+    "read_only_hint": False,
+    "destructive_hint": True,
+    "idempotent_hint": False,
+    "open_world_hint": True,
+}
+"""What a client assumes for a hint the server leaves out (the MCP specification's defaults)."""
+
+
+def hint(tool, name: str) -> bool:
+    """A tool's hint as a client reads it: the listed value, or the specification's default."""
+    value = getattr(tool.annotations, name, None) if tool.annotations is not None else None
+    return MCP_DEFAULT_HINTS[name] if value is None else value

@@ -14,7 +14,7 @@ from core.calls import AwsCall, ResolvedTarget
 from guard.confirm import ConfirmationTokens, TokenRejected
 from guard.policy import Policy, PolicyDocument, PolicyError, parse_policy_file
 from tests.conftest import SECRET_KEY, connect, serve
-from tests.helpers import audit_records, error_of, fails, ok
+from tests.helpers import audit_records, error_of, fails, hint, ok
 from tests.repo import ROOT
 
 pytestmark = pytest.mark.anyio
@@ -476,20 +476,20 @@ async def test_every_tool_is_audited_without_secrets_and_annotations_match_class
         assert record["transaction_id"] and record["session"].startswith("sse:") and record["duration_ms"] >= 0
         assert record["principal"] == "anonymous" and record["auth"] == "none"
         assert isinstance(record["outcome"], str) and record["outcome"], record
-        spec, annotations = specs[record["tool"]], tools[record["tool"]].annotations
+        spec = specs[record["tool"]]
         for call in record.get("calls") or ([record] if record["operation"] else []):
             service, operation = call["operation"].split(":")
             if spec.operations:
                 assert (service, operation) in spec.operations, f"{spec.name} calls {service}:{operation} undeclared"
             assert OpClass(call["class"]) in spec.classes, (spec.name, call)
-            if annotations.read_only_hint:
+            if hint(tools[spec.name], "read_only_hint"):
                 assert call["class"] in ("read", "sensitive"), (spec.name, call)
             if call["class"] == "destructive":
-                assert annotations.destructive_hint, spec.name
+                assert hint(tools[spec.name], "destructive_hint"), spec.name
         if not spec.operations and not spec.calls:
             assert record["operation"] is None, f"{spec.name} declares no AWS call but made one"
-    assert tools["change_records"].annotations.destructive_hint  # a batch with a DELETE is destructive
-    assert not tools["presign_url"].annotations.read_only_hint  # method="put" grants an upload
+    assert hint(tools["change_records"], "destructive_hint")  # a batch with a DELETE is destructive
+    assert not hint(tools["presign_url"], "read_only_hint")  # method="put" grants an upload
     secret_record = next(r for r in records if r["tool"] == "create_secret")
     assert secret_record["params"]["SecretString"] == "***"
     everything = audit_file.read_text() + json.dumps([r.getMessage() for r in caplog.records])

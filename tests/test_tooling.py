@@ -8,6 +8,7 @@ import pytest
 from catalog.classify import OpClass
 from catalog.models import operation_names
 from server import PROVIDERS
+from tests.helpers import hint
 from tooling import ANY_OPERATION, ANY_READ, TARGET_PARAMETERS, ToolSpec, tool, tool_specs
 
 pytestmark = pytest.mark.anyio
@@ -87,8 +88,21 @@ async def test_tools_list_declares_output_schemas_and_annotations(client):
         assert listed.description and len(listed.description) < 400, listed.name
         assert listed.annotations is not None
         assert "title" not in json.dumps([listed.input_schema, listed.output_schema]), listed.name
-    assert tools["list_secrets"].annotations.read_only_hint is True
-    assert tools["delete_secret"].annotations.destructive_hint is True
+    assert hint(tools["list_secrets"], "read_only_hint") is True
+    assert hint(tools["delete_secret"], "destructive_hint") is True
+    assert hint(tools["create_secret"], "destructive_hint") is False
     assert "confirmation_token" in tools["delete_secret"].input_schema["properties"]
     for name in ("list_secrets", "delete_object", "change_records", "get_account_info"):
         assert {"account", "profile", "role_arn", "region"} <= set(tools[name].input_schema["properties"])
+
+
+async def test_tools_list_stays_within_its_context_budget(client):
+    """Every conversation pays for tools/list: with every tool published it stays under 32 KB of JSON."""
+    tools = (await client.list_tools()).tools
+    size = len(
+        json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools], separators=(",", ":"))
+    )
+    assert size <= 32_000, size
+    for listed in tools:
+        assert '"description":"' not in json.dumps(listed.output_schema, separators=(",", ":")), listed.name
+        assert '"default":null' not in json.dumps(listed.input_schema, separators=(",", ":")), listed.name
