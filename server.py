@@ -27,8 +27,9 @@ from guard.audit import AuditLog
 from guard.confirm import ConfirmationTokens
 from guard.guard import Guard
 from guard.policy import Policy, PolicyError
+from listing import listed
 from services import MANAGERS
-from tooling import Runtime, ToolSpec, listed, register
+from tooling import Runtime, ToolSpec, register
 
 log = logging.getLogger("aws_ops_mcp")
 P = TypeVar("P")

@@ -32,7 +32,6 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.connection import Connection
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
-from mcp_types import Tool as MCPTool
 from pydantic import Field
 
 from catalog.classify import OpClass, can_be_destructive, classify
@@ -297,116 +296,6 @@ def _connection(ctx: Context | None) -> Connection | None:
     """The SDK's per-connection object behind a request (the one thing that outlives a request in a session)."""
     session = ctx.request_context.session if ctx is not None else None
     return getattr(session, "_connection", None)
-
-
-_SCHEMA_MAPS = frozenset({"properties", "$defs", "patternProperties"})
-
-
-def listed(tool: MCPTool, spec: ToolSpec) -> MCPTool:
-    """A tool as tools/list shows it, as small as it can be: every client pays for the list in its context
-    window, in every conversation. Schemas are compacted; output schemas lose their descriptions (the model
-    reads results, not their schema), and those of the generic tools, whose result is any AWS response, keep
-    their top level only; annotations keep only the hints that differ from MCP's defaults (the title is the
-    tool's own)."""
-    output = tool.output_schema
-    if output is not None:
-        output = _outline(compact_schema(output)) if spec.calls in (ANY_OPERATION, ANY_READ) else compact_schema(output)
-        output = _without_descriptions(output)
-    return tool.model_copy(
-        update={
-            "input_schema": compact_input_schema(tool.input_schema),
-            "output_schema": output,
-            "annotations": _non_default_hints(spec.annotations()),
-        }
-    )
-
-
-MCP_DEFAULT_HINTS = {
-    "read_only_hint": False,
-    "destructive_hint": True,
-    "idempotent_hint": False,
-    "open_world_hint": True,
-}
-
-
-def _non_default_hints(annotations: ToolAnnotations) -> ToolAnnotations:
-    hints = {name: getattr(annotations, name) for name in MCP_DEFAULT_HINTS}
-    if hints["read_only_hint"]:
-        hints["destructive_hint"] = True  # meaningless for a read-only tool: leave it at the default
-    return ToolAnnotations(**{name: value for name, value in hints.items() if value != MCP_DEFAULT_HINTS[name]})
-
-
-def _outline(schema: dict[str, Any]) -> dict[str, Any]:
-    """The top level of a schema: references to `$defs` become plain (nullable) objects."""
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, list):
-            return [walk(item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        if "$ref" in node:
-            return {"type": "object"}
-        options = node.get("anyOf")
-        if isinstance(options, list) and {"type": "null"} in options and any("$ref" in o for o in options):
-            return {"type": ["object", "null"]}
-        return {key: walk(value) for key, value in node.items() if key != "$defs"}
-
-    return walk(schema)
-
-
-def _without_descriptions(schema: Any, in_map: bool = False) -> Any:
-    if isinstance(schema, list):
-        return [_without_descriptions(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    if in_map:
-        return {name: _without_descriptions(value) for name, value in schema.items()}
-    return {
-        key: _without_descriptions(value, key in _SCHEMA_MAPS) for key, value in schema.items() if key != "description"
-    }
-
-
-def compact_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """`compact_schema`, and optional parameters lose their `null` type: leaving them out says the same."""
-    compacted = compact_schema(schema)
-    required = set(compacted.get("required", []))
-    for name, prop in compacted.get("properties", {}).items():
-        kind = prop.get("type")
-        if name not in required and isinstance(kind, list) and len(kind) == 2 and "null" in kind:
-            prop["type"] = next(t for t in kind if t != "null")
-    return compacted
-
-
-def compact_schema(schema: Any, in_map: bool = False) -> Any:
-    """A JSON Schema as small as it can be and still mean the same: every client pays for tools/list in its
-    context window. Pydantic's generated `title`s go (read by no client); `"default": null` goes; an optional
-    `{"anyOf": [{"type": T, ...}, {"type": "null"}]}` becomes `{"type": [T, "null"], ...}`.
-
-    Keys of `properties` and `$defs` are names, not keywords: a property called "title" stays.
-    """
-    if isinstance(schema, list):
-        return [compact_schema(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    if in_map:
-        return {name: compact_schema(value) for name, value in schema.items()}
-    compacted = {
-        key: compact_schema(value, key in _SCHEMA_MAPS)
-        for key, value in schema.items()
-        if key != "title" and not (key == "default" and value is None)
-    }
-    return _nullable_type(compacted)
-
-
-def _nullable_type(schema: dict[str, Any]) -> dict[str, Any]:
-    options = schema.get("anyOf")
-    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
-        return schema
-    other = next(option for option in options if option != {"type": "null"})
-    if not isinstance(other.get("type"), str) or set(other) & set(schema):
-        return schema
-    rest = {key: value for key, value in schema.items() if key != "anyOf"}
-    return {**other, "type": [other["type"], "null"], **rest}
 
 
 def error_result(error: OpsError) -> CallToolResult:

@@ -12,6 +12,18 @@ async def ok(client, tool: str, **arguments: Any) -> dict[str, Any]:
     return result.structured_content
 
 
+async def use_keys(client, keys: dict[str, str], **more: Any) -> dict[str, Any]:
+    """set_environment with keys as sandbox.assume returns them (botocore's names)."""
+    return await ok(
+        client,
+        "set_environment",
+        access_key_id=keys["aws_access_key_id"],
+        secret_access_key=keys["aws_secret_access_key"],
+        session_token=keys["aws_session_token"],
+        **more,
+    )
+
+
 async def fails(client, tool: str, **arguments: Any) -> dict[str, Any]:
     """Call a tool that must fail with a tool error and return the error as the text content tells it."""
     result = await client.call_tool(tool, arguments)

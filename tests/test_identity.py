@@ -8,7 +8,7 @@ import pytest
 
 from sandbox import PROD_ACCOUNT, STAGING_ACCOUNT, assume
 from tests.conftest import ACCESS_KEY, SECRET_KEY, connect, serve
-from tests.helpers import audit_records, fails, ok
+from tests.helpers import audit_records, fails, ok, use_keys
 
 pytestmark = pytest.mark.anyio
 PROD_ROLE = f"arn:aws:iam::{PROD_ACCOUNT}:role/ops-admin"
@@ -40,13 +40,7 @@ async def test_a_stateless_request_naming_someone_elses_session_gets_neither_its
 ):
     prod_keys = assume(moto_endpoint, f"arn:aws:iam::{PROD_ACCOUNT}:role/x", KEYS)
     async with connect(served.url, "legacy-http") as victim:
-        await ok(
-            victim,
-            "set_environment",
-            access_key_id=prod_keys["aws_access_key_id"],
-            secret_access_key=prod_keys["aws_secret_access_key"],
-            session_token=prod_keys["aws_session_token"],
-        )
+        await use_keys(victim, prod_keys)
         session = audit_records(audit_file)[-1]["session"]
         session_id = session.split(":", 1)[1]
         async with connect(served.url, headers={"Mcp-Session-Id": session_id}) as attacker:
@@ -133,13 +127,7 @@ async def test_session_keys_of_a_read_only_account_cannot_write(make_settings, t
     policy = policy_file(tmp_path, f"accounts:\n  '{PROD_ACCOUNT}':\n    read_only: true\n")
     with serve(make_settings(AWS_MCP_POLICY_FILE=policy)) as running:
         async with connect(running.url, "sse") as client:
-            await ok(
-                client,
-                "set_environment",
-                access_key_id=prod_keys["aws_access_key_id"],
-                secret_access_key=prod_keys["aws_secret_access_key"],
-                session_token=prod_keys["aws_session_token"],
-            )
+            await use_keys(client, prod_keys)
             assert (await fails(client, "create_secret", name="a", secret_string="v"))["code"] == "policy_denied"
 
 

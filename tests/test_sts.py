@@ -4,7 +4,7 @@ import pytest
 
 from sandbox import PROD_ACCOUNT, STAGING_ACCOUNT, assume
 from tests.conftest import ACCESS_KEY, SECRET_KEY, connect, serve
-from tests.helpers import ok
+from tests.helpers import ok, use_keys
 
 KEYS = {"aws_access_key_id": ACCESS_KEY, "aws_secret_access_key": SECRET_KEY}
 
@@ -78,13 +78,7 @@ async def test_validate_credentials_reports_invalid_ones_without_failing(client)
 async def test_get_credentials_masks_a_session_token_it_is_asked_to_show(served, moto_endpoint):
     keys = assume(moto_endpoint, f"arn:aws:iam::{PROD_ACCOUNT}:role/x", KEYS)
     async with connect(served.url, "sse") as client:
-        await ok(
-            client,
-            "set_environment",
-            access_key_id=keys["aws_access_key_id"],
-            secret_access_key=keys["aws_secret_access_key"],
-            session_token=keys["aws_session_token"],
-        )
+        await use_keys(client, keys)
         shown = await ok(client, "get_credentials", include_session_token=True)
     token = keys["aws_session_token"]
     assert shown["has_session_token"] is True
