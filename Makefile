@@ -15,9 +15,15 @@ INSPECTOR := tests/inspector/node_modules/.installed
 
 .PHONY: run run-stdio test lint bench docker clean
 
+# The venv is made whole or not at all: a failed creation (no ensurepip, no network) removes it, so the next
+# make starts over instead of installing into a venv without pip. Python 3.11 or newer, as pyproject.toml says.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		found=$$(command -v $(PYTHON) >/dev/null && $(PYTHON) -V 2>&1 || echo not found); \
+		echo "aws-ops-mcp needs Python 3.11 or newer; $(PYTHON) is $$found." >&2; \
+		echo "Pick one with: make PYTHON=python3.12 $(or $(MAKECMDGOALS),run)" >&2; exit 1; }
+	$(PYTHON) -m venv --clear $(VENV) && $(BIN)/python -m pip install --quiet --upgrade pip \
+		|| { rm -rf $(VENV); exit 1; }
 
 $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements.txt

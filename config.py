@@ -2,12 +2,17 @@
 
 Every field's alias is the environment variable it comes from; `.env.example` and README list
 them all (a test keeps the three in step). `ACCOUNT_<NAME>_*` variables become account aliases.
-Invalid settings raise `ConfigError` naming the variable, and the server refuses to start.
+Invalid settings raise `ConfigError` naming the variable, and the server refuses to start. Variables named like
+this server's that it does not read (`AWS_MCP_READONLY`) are kept as `Settings.unknown_variables`, each with the
+setting it most resembles: server.py warns about them, and refuses to start on a look-alike of a setting that
+restricts the server (`UnknownVariable.loosens`).
 """
 
+import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -16,7 +21,8 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-ACCOUNT_VARIABLE = re.compile(r"^ACCOUNT_([A-Za-z0-9_]+?)_(ROLE_ARN|PROFILE|REGION|EXTERNAL_ID)$")
+ACCOUNT_FIELDS = ("ROLE_ARN", "PROFILE", "REGION", "EXTERNAL_ID")
+ACCOUNT_VARIABLE = re.compile(rf"^ACCOUNT_([A-Za-z0-9_]+?)_({'|'.join(ACCOUNT_FIELDS)})$")
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
@@ -75,6 +81,30 @@ def check_role_arn(role_arn: str, variable: str) -> str:
     return role_arn
 
 
+@dataclass(frozen=True)
+class UnknownVariable:
+    """A variable named like this server's (`AWS_MCP_*`, `MCP_*`, `ACCOUNT_*`) that it does not read: a typo."""
+
+    name: str
+    source: str
+    """"environment", or the path of the .env file it came from."""
+    suggestion: str | None = None
+    """The known variable it resembles most, if any resembles it."""
+    loosens: str | None = None
+    """Set when the suggestion is a setting that restricts the server and is itself unset: what the server would
+    then do that the look-alike was meant to prevent."""
+
+    def warning(self) -> str:
+        guess = f"did you mean {self.suggestion}?" if self.suggestion else ".env.example lists every setting"
+        return f"{self.name} ({self.source}) is not a setting this server reads: {guess}"
+
+    def refusal(self) -> str:
+        return (
+            f"{self.name} ({self.source}) looks like {self.suggestion}, which is not set: {self.loosens}. "
+            f"Rename it to {self.suggestion} (or remove it) and start again."
+        )
+
+
 class AccountAlias(BaseModel):
     """A named target: a role to assume and/or a profile to start from, with a default region."""
 
@@ -112,6 +142,7 @@ class Settings(BaseModel):
     max_output_bytes: int = Field(50_000, alias="AWS_MCP_MAX_OUTPUT_BYTES", ge=2_000, le=10_000_000)
     cache_dir: Path | None = Field(None, alias="AWS_MCP_CACHE_DIR")
     accounts: dict[str, AccountAlias] = Field(default_factory=dict, exclude=True)
+    unknown_variables: tuple[UnknownVariable, ...] = Field((), exclude=True)
 
     @field_validator("region")
     @classmethod
@@ -161,15 +192,20 @@ class Settings(BaseModel):
         return self.accounts.get(name.strip().lower().replace("-", "_"))
 
 
-def parse_accounts(environ: Mapping[str, str]) -> dict[str, AccountAlias]:
-    """Collect `ACCOUNT_<NAME>_*` variables into aliases; names are case-insensitive."""
+def account_fields(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """alias -> field (role_arn, profile...) -> value, from the non-empty `ACCOUNT_<NAME>_*` variables."""
     fields: dict[str, dict[str, str]] = {}
     for variable, value in environ.items():
         match = ACCOUNT_VARIABLE.match(variable)
         if match and value.strip():
             fields.setdefault(match.group(1).lower(), {})[match.group(2).lower()] = value.strip()
+    return fields
+
+
+def parse_accounts(environ: Mapping[str, str]) -> dict[str, AccountAlias]:
+    """Collect `ACCOUNT_<NAME>_*` variables into aliases; names are case-insensitive."""
     accounts = {}
-    for name, values in sorted(fields.items()):
+    for name, values in sorted(account_fields(environ).items()):
         prefix = f"ACCOUNT_{name.upper()}"
         if "role_arn" not in values and "profile" not in values:
             raise ConfigError(f"{prefix}_ROLE_ARN or {prefix}_PROFILE must be set for account alias {name!r}")
@@ -185,16 +221,27 @@ def parse_accounts(environ: Mapping[str, str]) -> dict[str, AccountAlias]:
 
 def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
     """Read settings from `environ` (default: the process environment) over the optional `.env` file."""
+    environ = os.environ if environ is None else environ
     values: dict[str, str] = {}
     if env_file is not None and Path(env_file).is_file():
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(os.environ if environ is None else environ)
+    values.update(environ)
     if "AWS_REGION" not in values and values.get("AWS_DEFAULT_REGION"):
         values["AWS_REGION"] = values["AWS_DEFAULT_REGION"]
+    unknown = unknown_variables(values, lambda name: "environment" if name in environ else str(env_file))
+    try:
+        return _validated(values, unknown)
+    except ConfigError as exc:
+        if not unknown:
+            raise
+        raise ConfigError(f"{exc}; " + "; ".join(u.warning() for u in unknown)) from None
+
+
+def _validated(values: Mapping[str, str], unknown: tuple[UnknownVariable, ...]) -> Settings:
     known = {field.alias for field in Settings.model_fields.values() if field.alias}
     raw = {key: value for key, value in values.items() if key in known and value != ""}
     try:
-        return Settings.model_validate({**raw, "accounts": parse_accounts(values)})
+        return Settings.model_validate({**raw, "accounts": parse_accounts(values), "unknown_variables": unknown})
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -206,3 +253,79 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
 def settings_variables() -> list[str]:
     """Every variable `Settings` reads, for documentation checks."""
     return [field.alias for field in Settings.model_fields.values() if field.alias]
+
+
+# --- variables named like this server's that it does not read ---------------------------------------------
+
+SERVER_PREFIXES = ("AWS_MCP_", "MCP_", "ACCOUNT_")
+"""A variable with one of these prefixes (in any case) is this server's: one it does not read is a typo."""
+OTHER_VARIABLES: frozenset[str] = frozenset()
+"""Variables with those prefixes that code reads outside `Settings` (a test keeps this list complete)."""
+RESTRICTING = {
+    "MCP_AUTH_TOKEN": "the HTTP endpoints would answer requests without a token",
+    "AWS_MCP_READ_ONLY": "writes would be allowed",
+    "AWS_MCP_POLICY_FILE": "the shipped policy.yaml would apply instead",
+    "AWS_MCP_ALLOWED_ROLE_ARNS": "any role could be assumed",
+}
+"""Settings whose absence loosens the server, and what the server would do without them."""
+SIMILAR = 0.6
+"""The difflib ratio from which a known variable is suggested for an unknown one."""
+
+
+def known_variables() -> frozenset[str]:
+    """Every `AWS_MCP_*`, `MCP_*` (and other) variable this server reads; `ACCOUNT_*` ones follow ACCOUNT_VARIABLE."""
+    return frozenset(settings_variables()) | OTHER_VARIABLES
+
+
+def unknown_variables(values: Mapping[str, str], source: Callable[[str], str]) -> tuple[UnknownVariable, ...]:
+    """The variables of `values` named like this server's that it does not read, each with the known variable
+    it resembles most and, for a look-alike of an unset restricting setting, what would loosen."""
+    known = known_variables()
+    found = []
+    for name, value in sorted(values.items()):
+        if name.upper().startswith(SERVER_PREFIXES) and name not in known and not ACCOUNT_VARIABLE.match(name):
+            suggestion = closest_variable(name, known)
+            loosens = _loosens(suggestion, values) if value.strip() else None
+            found.append(UnknownVariable(name, source(name), suggestion, loosens))
+    return tuple(found)
+
+
+def closest_variable(name: str, known: frozenset[str]) -> str | None:
+    """The known variable `name` resembles most, compared without the prefixes every variable shares."""
+    upper = name.upper()
+    if upper.startswith("ACCOUNT_"):
+        return _closest_account_variable(name)
+    scored = max((difflib.SequenceMatcher(None, _stem(upper), _stem(k)).ratio(), k) for k in sorted(known))
+    return scored[1] if scored[0] >= SIMILAR else None
+
+
+def _stem(name: str) -> str:
+    return re.sub(r"^(AWS_MCP_|MCP_|AWS_)", "", name)
+
+
+def _closest_account_variable(name: str) -> str | None:
+    """`ACCOUNT_<NAME>_<FIELD>` with a misspelled field: the field (one or two words at the end) closest to a
+    known one, after the alias name the rest spells."""
+    parts = name.split("_")[1:]
+    best = (0.0, "")
+    for words in (1, 2):
+        if len(parts) > words:
+            alias, field = "_".join(parts[:-words]), "_".join(parts[-words:]).upper()
+            for known in ACCOUNT_FIELDS:
+                best = max(best, (difflib.SequenceMatcher(None, field, known).ratio(), f"ACCOUNT_{alias}_{known}"))
+    return best[1] if best[0] >= SIMILAR else None
+
+
+def _loosens(suggestion: str | None, values: Mapping[str, str]) -> str | None:
+    """What the server would do that a look-alike of `suggestion` was meant to prevent, when `suggestion` is unset."""
+    if suggestion is None or values.get(suggestion, "").strip():
+        return None
+    if suggestion in RESTRICTING:
+        return RESTRICTING[suggestion]
+    match = ACCOUNT_VARIABLE.match(suggestion)
+    if match and match.group(2) == "ROLE_ARN":
+        alias = match.group(1).lower()
+        fields = account_fields(values).get(alias, {})
+        if "profile" in fields and "role_arn" not in fields:
+            return f"account alias {alias!r} would act with its profile's own credentials, assuming no role"
+    return None

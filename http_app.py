@@ -1,13 +1,15 @@
-"""The HTTP surface: streamable HTTP at /mcp (and /), SSE at /sse + /messages/, /healthz, /readyz, and the
-authentication that establishes who calls."""
+"""The HTTP surface: streamable HTTP at /mcp (and /), SSE at /sse + /messages/, /healthz, /readyz, the
+authentication that establishes who calls, and serving it: the port bound before anything is announced."""
 
 import hmac
 import ipaddress
 import re
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import uvicorn
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
 from mcp.server.auth.provider import AccessToken, TokenVerifier
@@ -122,6 +124,15 @@ def check_exposure(settings: Settings, host: str) -> None:
     )
 
 
+def auth_mode(settings: Settings, host: str) -> str:
+    """Who may call, as the start-up line says it."""
+    if settings.auth_token:
+        return "static token (MCP_AUTH_TOKEN)"
+    if is_loopback(host):
+        return "none (loopback only)"
+    return "none (AWS_MCP_ALLOW_UNAUTHENTICATED: a proxy in front must authenticate callers)"
+
+
 def transport_security(host: str) -> TransportSecuritySettings | None:
     """DNS-rebinding protection for loopback binds (a browser page must not reach a local server)."""
     if not is_loopback(host):
@@ -172,3 +183,39 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
     if settings.auth_token:
         app.add_middleware(Authenticate, verifier=StaticTokenVerifier(settings.auth_token))
     return app
+
+
+def address(host: str, port: int) -> str:
+    """`host:port` as a URL spells it (IPv6 in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (as uvicorn binds one); OSError when the port is taken or not ours to bind."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn, calling `on_listening` once it serves: the lifespan has started and the socket listens."""
+
+    def __init__(self, config: uvicorn.Config, on_listening: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_listening = on_listening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.on_listening()
+
+
+def serve(app: Starlette, listener: socket.socket, on_listening: Callable[[], None]) -> None:
+    """Serve `app` on the bound `listener` until SIGINT or SIGTERM."""
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    AnnouncingServer(config, on_listening).run(sockets=[listener])

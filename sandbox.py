@@ -107,20 +107,20 @@ class Sandbox:
             os.environ.pop(name, None)
         os.environ.update(environment)
         seed(endpoint, environment)
-        print(
-            f"sandbox: moto on {endpoint}; accounts default={DEFAULT_ACCOUNT}, prod={PROD_ACCOUNT}, "
-            f"staging={STAGING_ACCOUNT}",
-            file=sys.stderr,
-        )
         return cls(server, endpoint)
 
     def print_connection_help(self, host: str, port: int, token: str | None) -> None:
+        """The banner, once the server listens: where it is and how clients connect (with the token, if any)."""
         url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/mcp"
         header = f', "headers": {{"Authorization": "Bearer {token}"}}' if token else ""
+        claude_header = f' --header "Authorization: Bearer {token}"' if token else ""
         print(
-            f"\nAWS Ops MCP sandbox is serving at {url} (SSE: {url[:-4]}/sse)\n"
+            f"\nsandbox: moto on {self.endpoint}; accounts default={DEFAULT_ACCOUNT}, prod={PROD_ACCOUNT}, "
+            f"staging={STAGING_ACCOUNT}\n"
+            f"AWS Ops MCP sandbox is serving at {url} (SSE: {url[:-4]}/sse)\n"
             f"Token: {token or 'none (loopback only)'}\n"
-            "Client configuration (Claude Code: claude mcp add --transport http aws-ops " + url + "):\n"
+            f"Claude Code: claude mcp add --transport http aws-ops {url}{claude_header}\n"
+            "Client configuration (.mcp.json):\n"
             f'  {{"mcpServers": {{"aws-ops": {{"type": "http", "url": "{url}"{header}}}}}}}\n'
             "Try: list_accounts, then list_secrets with account=prod.\n",
             file=sys.stderr,

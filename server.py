@@ -12,7 +12,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import Tool as MCPTool
@@ -30,6 +30,9 @@ from guard.policy import Policy, PolicyError
 from listing import listed
 from services import MANAGERS
 from tooling import Runtime, ToolSpec, register
+
+if TYPE_CHECKING:
+    from sandbox import Sandbox
 
 log = logging.getLogger("aws_ops_mcp")
 P = TypeVar("P")
@@ -142,13 +145,90 @@ def quiet_chatty_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="server.py", description="AWS Ops MCP server")
     parser.add_argument("--transport", choices=["http", "stdio"], default="http")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--sandbox", action="store_true", help="serve against an in-process moto with demo data")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def check_variables(settings: Settings, transport: str) -> None:
+    """Warn about each variable named like a setting that is none; stop at a look-alike of a restricting setting
+    (AWS_MCP_READONLY, MCP_AUTH_TOKN) whose real name is unset, as the policy file's typos do: the server would
+    run looser than its operator meant. Over stdio no token is asked for, so a token look-alike loosens nothing."""
+    refused = [
+        unknown
+        for unknown in settings.unknown_variables
+        if unknown.loosens and (transport == "http" or unknown.suggestion != "MCP_AUTH_TOKEN")
+    ]
+    for unknown in settings.unknown_variables:
+        if unknown not in refused:
+            log.warning(unknown.warning())
+    if refused:
+        raise ConfigError(" ".join(unknown.refusal() for unknown in refused))
+
+
+def check_transport(settings: Settings, transport: str, host: str) -> None:
+    if settings.audit_log == "-" and transport == "stdio":
+        raise ConfigError("AWS_MCP_AUDIT_LOG=- writes to stdout, which the stdio transport uses for the protocol")
+    if transport == "http":
+        from http_app import check_exposure
+
+        check_exposure(settings, host)
+
+
+def startup_line(app: App, serving: str, auth: str) -> str:
+    """How this server runs, in one line a person can read; no secret and no ARN."""
+    settings, policy = app.settings, app.guard.policy
+    read_only_accounts = sorted(name for name, scope in policy.document.accounts.items() if scope.read_only)
+    if settings.read_only or policy.document.read_only:
+        read_only = "yes"
+    else:
+        read_only = f"{', '.join(read_only_accounts)} only" if read_only_accounts else "no"
+    parts = [
+        f"serving {serving}",
+        f"auth: {auth}",
+        f"read-only: {read_only}",
+        f"policy: {policy.source}{' (shipped)' if settings.policy_file is None else ''}",
+        f"files root: {settings.files_root or 'none (no local files)'}",
+        f"accounts: {', '.join(sorted(settings.accounts)) or 'none'}",
+        f"destructive: {'AUTO-APPROVED' if settings.auto_approve_destructive else 'confirmed'}",
+    ]
+    if settings.endpoint_url:
+        parts.append(f"AWS endpoint: {settings.endpoint_url}")
+    return "; ".join(parts)
+
+
+def serve_http(server: OpsServer, host: str, port: int, sandbox: "Sandbox | None" = None) -> int:
+    """Bind the port first, so a busy one stops start-up before anything says the server is up; then serve, and
+    say so (and print the sandbox's connection help) once uvicorn listens."""
+    from http_app import address, auth_mode, build_http_app, listen, serve
+
+    settings = server.app.settings
+    try:
+        listener = listen(host, port)
+    except OSError as exc:
+        print(
+            f"aws-ops-mcp: cannot listen on {address(host, port)}: {exc.strerror or exc}. "
+            "Stop what holds the port, or pick another with --port.",
+            file=sys.stderr,
+        )
+        return 1
+
+    def listening() -> None:
+        serving = f"http://{address(host, port)}/mcp (SSE http://{address(host, port)}/sse)"
+        log.info(startup_line(server.app, serving, auth_mode(settings, host)))
+        if sandbox is not None:
+            sandbox.print_connection_help(host, port, settings.auth_token)
+
+    serve(build_http_app(server, settings, host), listener, listening)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
     configure_logging(os.environ.get("AWS_MCP_LOG_LEVEL", "INFO"))
     sandbox = None
     try:
@@ -157,12 +237,8 @@ def main(argv: list[str] | None = None) -> int:
 
             sandbox = Sandbox.start()
         settings = load_settings()
-        if settings.audit_log == "-" and args.transport == "stdio":
-            raise ConfigError("AWS_MCP_AUDIT_LOG=- writes to stdout, which the stdio transport uses for the protocol")
-        if args.transport == "http":
-            from http_app import check_exposure
-
-            check_exposure(settings, args.host)
+        check_variables(settings, args.transport)
+        check_transport(settings, args.transport, args.host)
         server = create_server(settings, args.transport)
     except (ConfigError, PolicyError) as exc:
         print(f"aws-ops-mcp: {exc}", file=sys.stderr)
@@ -170,16 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     if settings.auto_approve_destructive:
         log.warning("AWS_MCP_AUTO_APPROVE_DESTRUCTIVE=true: destructive operations run WITHOUT confirmation")
     if args.transport == "stdio":
+        log.info(startup_line(server.app, "stdio", "none (stdio: the client that started this process)"))
         server.run("stdio")
         return 0
-    import uvicorn
-
-    from http_app import build_http_app
-
-    if sandbox is not None:
-        sandbox.print_connection_help(args.host, args.port, settings.auth_token)
-    uvicorn.run(build_http_app(server, settings, args.host), host=args.host, port=args.port, log_level="warning")
-    return 0
+    return serve_http(server, args.host, args.port, sandbox)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,26 @@ from botocore.exceptions import ProfileNotFound
 from dateutil.tz import tzlocal
 
 from catalog.models import share_data_loader
-from config import ROLE_ARN_PATTERN, Settings
+from config import ROLE_ARN_PATTERN, ConfigError, Settings, check_region
 from core.calls import ResolvedTarget, SessionEnvironment, Target
 from core.errors import CredentialsError, InvalidInput, NoCredentials, ProfileMissing, RoleNotAllowed, UnknownAccount
 
 DEFAULT_REGION = "us-east-1"
 CLIENT_CACHE_SIZE = 512
+
+
+def checked_region(region: str | None, source: str = "") -> str | None:
+    """`region` if botocore knows it, else an `InvalidInput` (`source` says where it came from), before any call:
+    botocore would refuse `us-east-1.evil.example` with its own error and send `mars-1` to a host that is none."""
+    if not region:
+        return None
+    try:
+        return check_region(region, "region")
+    except ConfigError:
+        raise InvalidInput(
+            f"region {region!r}{source} is not a known AWS region",
+            hint="use a region name such as us-east-1 or eu-west-1",
+        ) from None
 
 
 class AwsClients:
@@ -87,7 +101,7 @@ class AwsClients:
         env = environment
         profile = target.profile or (alias.profile if alias else None) or (env.profile if env else None)
         region = (
-            target.region
+            checked_region(target.region)
             or (alias.region if alias else None)
             or (env.region if env else None)
             or (self._profile_region(profile) if profile else None)
@@ -239,7 +253,8 @@ class AwsClients:
         return list(reversed(chain))
 
     def _profile_region(self, profile: str) -> str | None:
-        return self._profile_session(profile).get_config_variable("region")
+        region = self._profile_session(profile).get_config_variable("region")
+        return checked_region(region, f" (profile {profile!r} in the AWS config file)")
 
     def _assume_role(self, source: Credentials, target: ResolvedTarget) -> dict[str, Any]:
         """Called by botocore's refreshable credentials on first use and before expiry."""

@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 from botocore.credentials import Credentials
 from pydantic import BaseModel, Field
 
-from config import ConfigError, check_region
 from core.calls import SessionEnvironment, Target
+from core.clients import checked_region
 from core.errors import InvalidInput, OpsError, PolicyDenied, UnknownAccount
 from core.invocation import current
 from services.base import ServiceManager
@@ -161,11 +161,7 @@ class StsManager(ServiceManager):
             )
         if bool(access_key_id) != bool(secret_access_key):
             raise InvalidInput("access_key_id and secret_access_key go together", hint="pass both, or neither")
-        if region:
-            try:
-                check_region(region, "region")
-            except ConfigError as exc:
-                raise InvalidInput(str(exc)) from None
+        checked_region(region)
         given = SessionEnvironment(access_key_id, secret_access_key, session_token, region, profile)
         applied = self.runtime.environments.update(invocation.principal, session, given)
         if self.runtime.transport == "stdio":

@@ -116,6 +116,40 @@ async def test_malformed_role_arn_is_refused_before_any_call(client, served):
     assert served.server.app.clients.assume_role_calls == 0
 
 
+@pytest.mark.parametrize("region", ["us-east-1.evil.example", "mars-1", "US-EAST-1", "us-east-1 "])
+async def test_an_invalid_region_is_a_tool_error_naming_the_parameter_and_an_example(client, region):
+    error = await fails(client, "get_account_info", region=region)
+    assert error["code"] == "invalid_input", error
+    assert f"region {region!r}" in error["message"] and "us-east-1" in error["hint"]
+
+
+async def test_every_tool_refuses_an_invalid_region_before_any_call(client, served):
+    for tool, arguments in (
+        ("list_buckets", {}),
+        ("create_secret", {"name": "x", "secret_string": "v", "account": "prod"}),
+        ("execute", {"action": "invoke", "service": "sts", "operation": "GetCallerIdentity"}),
+    ):
+        assert (await fails(client, tool, region="mars-1", **arguments))["code"] == "invalid_input", tool
+    assert served.server.app.clients.assume_role_calls == 0
+
+
+async def test_an_invalid_region_in_a_cli_command_is_a_tool_error(client):
+    error = await fails(client, "execute_aws_read_command", command="sts get-caller-identity --region mars-1")
+    assert error["code"] == "invalid_input" and "'mars-1'" in error["message"]
+
+
+async def test_an_invalid_region_in_a_profile_is_named_with_its_profile(client):
+    import os
+
+    with open(os.environ["AWS_CONFIG_FILE"], "w") as config:
+        config.write("[profile typo]\nregion = eu-west-l\n")
+    with open(os.environ["AWS_SHARED_CREDENTIALS_FILE"], "w") as credentials:
+        credentials.write(f"[typo]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n")
+    error = await fails(client, "get_account_info", profile="typo")
+    assert error["code"] == "invalid_input"
+    assert "'typo'" in error["message"] and "'eu-west-l'" in error["message"]
+
+
 async def test_role_outside_allowed_patterns_is_refused_without_calling_sts(make_settings):
     with serve(make_settings(AWS_MCP_ALLOWED_ROLE_ARNS="arn:aws:iam::*:role/ops-*")) as running:
         async with connect(running.url) as client:

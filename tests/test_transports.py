@@ -106,11 +106,25 @@ async def test_auth_token_is_required_everywhere_but_healthz(make_settings):
             assert (await ok(client, "list_accounts"))["accounts"]
 
 
+SERVER_PREFIXES = ("ACCOUNT_", "MCP_", "AWS_MCP_")
+"""Variables of this server's own: the tests' server processes get only those a test gives them."""
+
+
+def server_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.upper().startswith(SERVER_PREFIXES)}
+    return environment | (env or {})
+
+
 def run_server(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("ACCOUNT_", "MCP_"))}
-    environment.update(env or {})
+    """server.py run to its end; stdin is empty, so a stdio server stops once started."""
     return subprocess.run(
-        [sys.executable, "server.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+        [sys.executable, "server.py", *args],
+        cwd=ROOT,
+        env=server_environment(env),
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
