@@ -9,21 +9,27 @@ restricts the server (`UnknownVariable.loosens`).
 """
 
 import difflib
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 ACCOUNT_FIELDS = ("ROLE_ARN", "PROFILE", "REGION", "EXTERNAL_ID")
 ACCOUNT_VARIABLE = re.compile(rf"^ACCOUNT_([A-Za-z0-9_]+?)_({'|'.join(ACCOUNT_FIELDS)})$")
 TRUE_WORDS = {"1", "true", "yes", "on"}
+Role = Literal["viewer", "operator", "admin"]
+"""What a caller may do: viewer (reads, no sensitive reads), operator (writes and destructive calls, confirmed),
+admin (everything). Lowest first."""
+ROLES: tuple[str, ...] = get_args(Role)
 
 
 class ConfigError(Exception):
@@ -66,6 +72,15 @@ def known_regions() -> frozenset[str]:
 
     endpoints = botocore.loaders.create_loader().load_data("endpoints")
     return frozenset(region for partition in endpoints["partitions"] for region in partition["regions"])
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_region(region: str, variable: str) -> str:
@@ -121,7 +136,17 @@ class Settings(BaseModel):
     region: str | None = Field(None, alias="AWS_REGION", description="Default region when a call names none.")
     endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL", description="Send every AWS call here.")
     auth_token: str | None = Field(None, alias="MCP_AUTH_TOKEN", description="Bearer token the HTTP endpoints need.")
+    static_token_role: Role = Field("admin", alias="AWS_MCP_STATIC_TOKEN_ROLE")
     allow_unauthenticated: bool = Field(False, alias="AWS_MCP_ALLOW_UNAUTHENTICATED")
+    jwks_url: str | None = Field(None, alias="AWS_MCP_JWKS_URL", description="JWT signing keys (RS256/ES256...).")
+    jwt_secret: str | None = Field(None, alias="AWS_MCP_JWT_SECRET", min_length=32, description="HS256 key.")
+    jwt_issuer: str | None = Field(None, alias="AWS_MCP_JWT_ISSUER")
+    jwt_audience: tuple[str, ...] = Field((), alias="AWS_MCP_JWT_AUDIENCE")
+    jwt_role_claim: str = Field("role", alias="AWS_MCP_JWT_ROLE_CLAIM", min_length=1)
+    jwt_role_map: dict[str, Role] = Field(default_factory=dict, alias="AWS_MCP_JWT_ROLE_MAP")
+    jwt_default_role: Role | None = Field(None, alias="AWS_MCP_JWT_DEFAULT_ROLE")
+    resource_url: str | None = Field(None, alias="AWS_MCP_RESOURCE_URL")
+    source_identity: bool = Field(False, alias="AWS_MCP_SOURCE_IDENTITY")
     allowed_role_arns: tuple[str, ...] = Field((), alias="AWS_MCP_ALLOWED_ROLE_ARNS")
     role_session_name: str = Field("aws-ops-mcp", alias="AWS_MCP_ROLE_SESSION_NAME", pattern=r"^[\w+=,.@-]{2,64}$")
     role_duration_seconds: int = Field(3600, alias="AWS_MCP_ROLE_DURATION_SECONDS", ge=900, le=43200)
@@ -149,21 +174,67 @@ class Settings(BaseModel):
     def _known_region(cls, value: str | None) -> str | None:
         return None if value is None else check_region(value, "AWS_REGION")
 
-    @field_validator("allowed_role_arns", mode="before")
+    @field_validator("allowed_role_arns", "jwt_audience", mode="before")
     @classmethod
     def _split_patterns(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("endpoint_url")
+    @field_validator("jwt_role_map", mode="before")
+    @classmethod
+    def _role_map(cls, value: object) -> object:
+        """`group=role,other-group=role`: claim values and the role each grants."""
+        if not isinstance(value, str):
+            return value
+        mapping = {}
+        for entry in (part.strip() for part in value.split(",") if part.strip()):
+            name, equals, role = entry.rpartition("=")
+            if not equals or not name.strip():
+                raise ValueError(f"{entry!r} is not <claim value>=<role>")
+            mapping[name.strip()] = role.strip()
+        return mapping
+
+    @field_validator("endpoint_url", "jwks_url", "resource_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^\s/]+", value):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
-    @field_validator("allow_unauthenticated", "read_only", "auto_approve_destructive", mode="before")
+    @field_validator("jwks_url")
+    @classmethod
+    def _https_unless_loopback(cls, value: str | None) -> str | None:
+        """Keys fetched over plain HTTP could be swapped on the way: only a loopback JWKS may skip TLS."""
+        if value is not None and value.startswith("http://") and not is_loopback(urlsplit(value).hostname or ""):
+            raise ValueError("must be an https:// URL (http:// only for a loopback host)")
+        return value
+
+    @model_validator(mode="after")
+    def _jwt_settings_agree(self) -> "Settings":
+        if self.jwks_url and self.jwt_secret:
+            raise ValueError(
+                "set AWS_MCP_JWKS_URL (RS256/ES256 keys) or AWS_MCP_JWT_SECRET (HS256), not both: "
+                "one key source per server keeps signing algorithms from being confused"
+            )
+        if self.jwt_enabled and not (self.jwt_issuer and self.jwt_audience):
+            raise ValueError(
+                "AWS_MCP_JWT_ISSUER and AWS_MCP_JWT_AUDIENCE must be set with AWS_MCP_JWKS_URL or AWS_MCP_JWT_SECRET: "
+                "a token is accepted only from the issuer you trust and only if it was issued for this server"
+            )
+        return self
+
+    @property
+    def jwt_enabled(self) -> bool:
+        """Callers may authenticate with JWTs (AWS_MCP_JWKS_URL or AWS_MCP_JWT_SECRET is set)."""
+        return bool(self.jwks_url or self.jwt_secret)
+
+    @property
+    def authenticated(self) -> bool:
+        """The HTTP endpoints need a bearer token: the static one, a JWT, or either."""
+        return bool(self.auth_token) or self.jwt_enabled
+
+    @field_validator("allow_unauthenticated", "read_only", "auto_approve_destructive", "source_identity", mode="before")
     @classmethod
     def _boolean_word(cls, value: object) -> object:
         if isinstance(value, str):
@@ -245,8 +316,8 @@ def _validated(values: Mapping[str, str], unknown: tuple[UnknownVariable, ...]) 
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            variable = error["loc"][0] if error["loc"] else "settings"
-            problems.append(f"{variable}: {error['msg']}")
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{error['loc'][0]}: {message}" if error["loc"] else message)
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 
 

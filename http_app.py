@@ -1,76 +1,122 @@
-"""The HTTP surface: streamable HTTP at /mcp (and /), SSE at /sse + /messages/, /healthz, /readyz, the
-authentication that establishes who calls, and serving it: the port bound before anything is announced."""
+"""The HTTP surface: streamable HTTP at /mcp (and /), SSE at /sse + /messages/, /healthz, /readyz, RFC 9728
+protected-resource metadata when JWTs come from an OAuth issuer, the authentication that establishes who calls
+(auth.py verifies the tokens), and serving it: the port bound before anything is announced."""
 
-import hmac
-import ipaddress
 import re
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import uvicorn
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
-from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
-from mcp.server.auth.provider import AccessToken, TokenVerifier
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.authentication import AuthCredentials
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from config import ConfigError, Settings
-from core.invocation import token_fingerprint
+from auth import Authenticator, Rejected
+from config import ConfigError, Settings, is_loopback
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
-
-
-class StaticTokenVerifier:
-    """`MCP_AUTH_TOKEN`: one shared bearer token, compared in constant time. Its principal is
-    `token:<fingerprint>`, never the token itself."""
-
-    def __init__(self, token: str) -> None:
-        self._expected = token.encode()
-        self._subject = token_fingerprint(token)
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        if not hmac.compare_digest(token.strip().encode(), self._expected):
-            return None
-        return AccessToken(
-            token=token,
-            client_id=self._subject,
-            scopes=[],
-            subject=self._subject,
-            claims={"auth": "static-token", "role": "admin"},
-        )
+WELL_KNOWN = "/.well-known/"
+"""Never behind auth: metadata is public, and without JWTs these paths answer 404, not 401, so that a client
+does not start an OAuth flow that cannot work."""
 
 
 class Authenticate:
-    """Every path but /healthz and /readyz needs a bearer token the verifier accepts. The verified user goes
-    into the ASGI scope (`scope["user"]`, as the SDK's auth middleware does) and the SDK's auth context, so
-    tools read the principal from there and the SDK binds sessions to it; nothing downstream re-reads headers."""
+    """Every path but /healthz, /readyz and /.well-known/ needs a bearer token the authenticator accepts. The
+    verified user goes into the ASGI scope (`scope["user"]`, as the SDK's auth middleware does) and the SDK's auth
+    context, so tools read the principal from there and the SDK binds sessions to it; nothing downstream re-reads
+    headers. A refusal says why in `WWW-Authenticate` (RFC 6750), and points at the protected-resource metadata
+    when there is some (RFC 9728)."""
 
-    def __init__(self, app: ASGIApp, verifier: TokenVerifier) -> None:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, metadata: "ResourceMetadata | None") -> None:
         self.app = app
-        self._backend = BearerAuthBackend(verifier)
+        self.authenticator = authenticator
+        self.metadata = metadata
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["path"].startswith(WELL_KNOWN):
             await self.app(scope, receive, send)
             return
-        verified = await self._backend.authenticate(HTTPConnection(scope))
-        if verified is None:
-            response = JSONResponse(
-                {"error": "unauthorized", "hint": "send Authorization: Bearer <MCP_AUTH_TOKEN>"},
-                status_code=401,
-                headers={"WWW-Authenticate": 'Bearer realm="aws-ops-mcp"'},
-            )
-            await response(scope, receive, send)
+        connection = HTTPConnection(scope)
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            await self._refuse(connection, None)(scope, receive, send)
             return
-        scope["auth"], scope["user"] = verified
+        try:
+            verified = await self.authenticator.authenticate(token.strip())
+        except Rejected as rejected:
+            await self._refuse(connection, rejected)(scope, receive, send)
+            return
+        scope["auth"], scope["user"] = AuthCredentials(verified.scopes), AuthenticatedUser(verified)
         await AuthContextMiddleware(self.app)(scope, receive, send)
+
+    def _refuse(self, connection: HTTPConnection, rejected: Rejected | None) -> JSONResponse:
+        challenge = ['realm="aws-ops-mcp"']
+        body: dict[str, str] = {"error": "unauthorized", "hint": "send Authorization: Bearer <token>"}
+        if rejected is not None:
+            challenge += [f'error="{rejected.error}"', f'error_description="{rejected.description}"']
+            body = {"error": rejected.error, "error_description": rejected.description}
+        if self.metadata is not None:
+            challenge.append(f'resource_metadata="{self.metadata.url_for(connection)}"')
+        headers = {"WWW-Authenticate": "Bearer " + ", ".join(challenge)}
+        if rejected is not None and rejected.status == 503:
+            headers = {"Retry-After": "10"}
+        return JSONResponse(body, status_code=rejected.status if rejected else 401, headers=headers)
+
+
+class ResourceMetadata:
+    """RFC 9728 protected-resource metadata, served when callers authenticate with JWTs from an OAuth issuer
+    (an http(s) AWS_MCP_JWT_ISSUER): it tells a client which authorization server issues tokens for this server.
+    The resource is AWS_MCP_RESOURCE_URL, else the URL the request came to (its origin at
+    /.well-known/oauth-protected-resource, origin + /mcp at /.well-known/oauth-protected-resource/mcp)."""
+
+    PATH = WELL_KNOWN + "oauth-protected-resource"
+
+    def __init__(self, issuer: str, resource: str | None) -> None:
+        self.issuer = issuer
+        self.resource = resource
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ResourceMetadata | None":
+        issuer = settings.jwt_issuer
+        if not settings.jwt_enabled or not issuer or not re.match(r"^https?://[^\s/]+", issuer):
+            return None
+        return cls(issuer, settings.resource_url)
+
+    def paths(self) -> list[str]:
+        """The root document, the one for /mcp, and the one RFC 9728 places after AWS_MCP_RESOURCE_URL's path."""
+        configured = urlsplit(self.resource).path.rstrip("/") if self.resource else ""
+        return list(dict.fromkeys(self.PATH + suffix for suffix in ("", "/mcp", configured)))
+
+    def url_for(self, connection: HTTPConnection) -> str:
+        """Where a client refused at `connection`'s path finds the metadata."""
+        if self.resource:
+            parts = urlsplit(self.resource)
+            return f"{parts.scheme}://{parts.netloc}{self.PATH}{parts.path.rstrip('/')}"
+        origin = str(connection.base_url).rstrip("/")
+        return origin + self.PATH + ("/mcp" if connection.url.path.startswith("/mcp") else "")
+
+    async def endpoint(self, request: Request) -> JSONResponse:
+        origin = str(request.base_url).rstrip("/")
+        resource = self.resource or origin + request.url.path.removeprefix(self.PATH)
+        document = {
+            "resource": resource,
+            "authorization_servers": [self.issuer],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "aws-ops-mcp",
+        }
+        caching = "public, max-age=3600" if self.resource else "no-cache"  # a derived resource follows the Host
+        return JSONResponse(document, headers={"Cache-Control": caching})
 
 
 class SseSessionEnd:
@@ -104,22 +150,14 @@ class SseSessionEnd:
                 self.on_end(f"sse:{found[0]}")
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_exposure(settings: Settings, host: str) -> None:
     """Refuse to serve AWS credentials to the network without a token, unless told to."""
-    if settings.auth_token or is_loopback(host) or settings.allow_unauthenticated:
+    if settings.authenticated or is_loopback(host) or settings.allow_unauthenticated:
         return
     raise ConfigError(
         f"refusing to listen on {host} without authentication: anyone who can reach this port could act "
-        "with this server's AWS credentials. Set MCP_AUTH_TOKEN, bind 127.0.0.1, or set "
+        "with this server's AWS credentials. Set MCP_AUTH_TOKEN (or AWS_MCP_JWKS_URL / AWS_MCP_JWT_SECRET with "
+        "AWS_MCP_JWT_ISSUER and AWS_MCP_JWT_AUDIENCE), bind 127.0.0.1, or set "
         "AWS_MCP_ALLOW_UNAUTHENTICATED=true if a proxy in front authenticates callers."
     )
 
@@ -160,9 +198,11 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
         return JSONResponse({"status": "not ready"}, status_code=503)
 
     mcp_route = next(r for r in streamable.routes if getattr(r, "path", None) == "/mcp")
+    metadata = ResourceMetadata.from_settings(settings)
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        *[Route(path, metadata.endpoint, methods=["GET"]) for path in (metadata.paths() if metadata else [])],
         mcp_route,
         Route("/", mcp_route.endpoint, methods=["GET", "POST", "DELETE"]),  # type: ignore[attr-defined]
         *[r for r in sse.routes if getattr(r, "path", None) in ("/sse", "/messages")],
@@ -180,8 +220,9 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.ready = False
     app.add_middleware(SseSessionEnd, on_end=server.app.runtime.environments.end_session)  # type: ignore[attr-defined]
-    if settings.auth_token:
-        app.add_middleware(Authenticate, verifier=StaticTokenVerifier(settings.auth_token))
+    authenticator = Authenticator.from_settings(settings)
+    if authenticator is not None:
+        app.add_middleware(Authenticate, authenticator=authenticator, metadata=metadata)
     return app
 
 

@@ -14,7 +14,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
+from mcp_types import ListToolsResult, PaginatedRequestParams
 from mcp_types import Tool as MCPTool
 
 from config import ConfigError, Settings, load_settings
@@ -29,7 +31,7 @@ from guard.guard import Guard
 from guard.policy import Policy, PolicyError
 from listing import listed
 from services import MANAGERS
-from tooling import Runtime, ToolSpec, register
+from tooling import Runtime, ToolSpec, principal_of_request, register, usable_by
 
 if TYPE_CHECKING:
     from sandbox import Sandbox
@@ -93,6 +95,7 @@ class OpsServer(MCPServer):
         self.app = app
         self.tool_specs: list[ToolSpec] = register(self, app.providers, app.runtime)
         self._listed: list[MCPTool] | None = None
+        self._listed_for: dict[str, list[MCPTool]] = {}
 
     @asynccontextmanager
     async def _started(self, _: MCPServer) -> AsyncIterator[dict[str, Any]]:
@@ -102,11 +105,27 @@ class OpsServer(MCPServer):
         yield {}
 
     async def list_tools(self) -> list[MCPTool]:
-        """The tools, with schemas compacted once: every client pays for this list in its context window."""
+        """Every tool, with schemas compacted once: every client pays for this list in its context window."""
         if self._listed is None:
             specs = {spec.name: spec for spec in self.tool_specs}
             self._listed = [listed(tool, specs[tool.name]) for tool in await super().list_tools()]
         return self._listed
+
+    async def tools_for(self, role: str) -> list[MCPTool]:
+        """The tools a role can use (`tooling.usable_by` over the classes the policy leaves it), once per role."""
+        if role not in self._listed_for:
+            classes = self.app.guard.policy.role_classes(role)
+            usable = {spec.name for spec in self.tool_specs if usable_by(spec, classes)}
+            self._listed_for[role] = [tool for tool in await self.list_tools() if tool.name in usable]
+        return self._listed_for[role]
+
+    async def _handle_list_tools(
+        self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        """tools/list per caller: the SDK's `list_tools()` takes no request, so its handler (called per request,
+        with the request the transport verified) is where the caller's role is known."""
+        principal = principal_of_request(ctx.request, self.app.runtime.transport)
+        return ListToolsResult(tools=await self.tools_for(principal.role))
 
 
 def build_app(settings: Settings, transport: str = "http") -> App:

@@ -249,18 +249,34 @@ LOCAL_USER = Principal(f"local:{getpass.getuser()}", "stdio")
 
 
 def principal_of(ctx: Context | None, transport: str) -> Principal:
+    """The caller of a tool call, as the transport established it (see `principal_of_request`)."""
+    return principal_of_request(ctx.request_context.request if ctx is not None else None, transport)
+
+
+def principal_of_request(request: Any, transport: str) -> Principal:
     """The caller as the transport established it: the user the HTTP auth middleware verified (never a
-    header read here), the local user over stdio, or anonymous on an open loopback server."""
+    header read here), the local user over stdio, or anonymous on an open loopback server. The verifier
+    (auth.py) put the role and the CloudTrail name in the access token's claims; a verified user without a
+    role is a viewer."""
     if transport == "stdio":
         return LOCAL_USER
-    request = ctx.request_context.request if ctx is not None else None
     user = request.scope.get("user") if request is not None and hasattr(request, "scope") else None
     if isinstance(user, AuthenticatedUser):
         claims = user.access_token.claims or {}
         return Principal(
-            user.access_token.subject or user.username, claims.get("auth", "bearer"), claims.get("role", "admin")
+            user.access_token.subject or user.username,
+            claims.get("auth", "bearer"),
+            claims.get("role", "viewer"),
+            claims.get("session_name"),
         )
     return ANONYMOUS
+
+
+def usable_by(spec: ToolSpec, classes: frozenset[OpClass]) -> bool:
+    """Whether a caller who may make calls of `classes` can use the tool: every class its declared calls can
+    have is among them (a tool that makes no AWS call is everyone's). A viewer sees no tool that writes, not
+    even `execute`, whose reads `execute_aws_read_command` also makes."""
+    return spec.classes <= classes
 
 
 SESSION_KEY = "aws_ops_mcp.session"

@@ -45,6 +45,8 @@ class ResolvedTarget:
     role_arn: str | None = None
     external_id: str | None = None
     environment: SessionEnvironment | None = field(default=None, compare=False, hash=False)
+    session_name: str | None = None
+    """The caller's name in CloudTrail when a role is assumed for them (Principal.session_name); None: the server's."""
 
     @property
     def source(self) -> str:

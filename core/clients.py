@@ -2,7 +2,9 @@
 
 - A call's target (account alias, profile, role ARN, region) resolves to source credentials (the
   profile as botocore resolves it, or the default chain) and, where a role is named, to assumed-role
-  credentials cached per (source, role, external id) and refreshed by botocore before they expire.
+  credentials cached per (source, role, external id, caller) and refreshed by botocore before they expire:
+  one AssumeRole per caller and role per credential lifetime. A caller who is a person (a JWT's subject)
+  is the RoleSessionName, and optionally the SourceIdentity, so CloudTrail names them.
 - Clients come from one long-lived botocore session, created under a lock (sessions are not
   thread-safe) and cached per (credentials, service, region). A refresh yields new keys and so a
   new client; old clients age out of a bounded LRU.
@@ -34,6 +36,8 @@ from core.errors import CredentialsError, InvalidInput, NoCredentials, ProfileMi
 
 DEFAULT_REGION = "us-east-1"
 CLIENT_CACHE_SIZE = 512
+ROLE_CREDENTIALS_CACHE_SIZE = 4096
+"""Assumed-role credentials kept, per (source, role, external id, caller); past it the least recently used go."""
 
 
 def checked_region(region: str | None, source: str = "") -> str | None:
@@ -66,7 +70,9 @@ class AwsClients:
         self._lock = threading.RLock()
         self._session = self._pinned(share_data_loader(botocore.session.Session(), makes_clients=True))
         self._profile_sessions: dict[str, botocore.session.Session] = {}
-        self._role_credentials: dict[tuple[str, str, str | None], DeferredRefreshableCredentials] = {}
+        self._role_credentials: OrderedDict[tuple[str, str, str | None, str], DeferredRefreshableCredentials] = (
+            OrderedDict()
+        )
         self._clients: OrderedDict[tuple[str, str | None, str, str], BaseClient] = OrderedDict()
         self._config = Config(
             retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
@@ -82,8 +88,11 @@ class AwsClients:
         """Register a botocore event handler (`before-send`, `after-call.*`...) on clients created from now on."""
         self._session.register(event_name, handler)
 
-    def resolve(self, target: Target, environment: SessionEnvironment | None = None) -> ResolvedTarget:
-        """Expand the alias and pick the region; fails fast on unknown aliases and malformed ARNs."""
+    def resolve(
+        self, target: Target, environment: SessionEnvironment | None = None, session_name: str | None = None
+    ) -> ResolvedTarget:
+        """Expand the alias and pick the region; fails fast on unknown aliases and malformed ARNs.
+        `session_name`: the caller's name in CloudTrail (Principal.session_name), None for the server's."""
         alias = None
         if target.account:
             alias = self.settings.account(target.account)
@@ -115,6 +124,7 @@ class AwsClients:
             role_arn=role_arn,
             external_id=alias.external_id if alias and alias.role_arn == role_arn else None,
             environment=env,
+            session_name=session_name,
         )
 
     def check_role_allowed(self, role_arn: str) -> None:
@@ -144,7 +154,7 @@ class AwsClients:
         source = self._source_credentials(target)
         if not target.role_arn:
             return source
-        key = (target.source, target.role_arn, target.external_id)
+        key = (target.source, target.role_arn, target.external_id, self.session_name(target))
         with self._lock:
             credentials = self._role_credentials.get(key)
             if credentials is None:
@@ -154,7 +164,15 @@ class AwsClients:
                     time_fetcher=self._clock,
                 )
                 self._role_credentials[key] = credentials
+                if len(self._role_credentials) > ROLE_CREDENTIALS_CACHE_SIZE:
+                    self._role_credentials.popitem(last=False)
+            else:
+                self._role_credentials.move_to_end(key)
         return credentials
+
+    def session_name(self, target: ResolvedTarget) -> str:
+        """The RoleSessionName of a role assumed for this target's caller: theirs, else AWS_MCP_ROLE_SESSION_NAME."""
+        return target.session_name or self.settings.role_session_name
 
     def frozen_credentials(self, target: ResolvedTarget) -> ReadOnlyCredentials:
         """The current keys for a target, refreshing assumed roles near expiry."""
@@ -262,11 +280,13 @@ class AwsClients:
         sts = self._client_for(source.get_frozen_credentials(), "sts", target.region)
         request: dict[str, Any] = {
             "RoleArn": target.role_arn,
-            "RoleSessionName": self.settings.role_session_name,
+            "RoleSessionName": self.session_name(target),
             "DurationSeconds": self.settings.role_duration_seconds,
         }
         if target.external_id:
             request["ExternalId"] = target.external_id
+        if self.settings.source_identity and target.session_name:
+            request["SourceIdentity"] = target.session_name
         with self._lock:
             self.assume_role_calls += 1
         issued = sts.assume_role(**request)["Credentials"]

@@ -9,6 +9,7 @@ from a header.
 
 import contextvars
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,12 +22,17 @@ _current: contextvars.ContextVar["Invocation"] = contextvars.ContextVar("invocat
 class Principal:
     """Who is calling, as the transport verified it. `subject` is what audit records and confirmation
     tokens name: `local:<user>` over stdio, `token:<fingerprint>` for the static bearer token,
-    `anonymous` on an unauthenticated loopback server."""
+    `jwt:<issuer>|<sub>` for a JWT, `anonymous` on an unauthenticated loopback server."""
 
     subject: str
     auth: str
-    """How the subject was established: stdio, static-token, none (and jwt, later)."""
+    """How the subject was established: stdio, static-token, jwt, none."""
     role: str = "admin"
+    """viewer, operator or admin (config.ROLES); the guard refuses every AWS call for anything else."""
+    session_name: str | None = None
+    """The name CloudTrail shows for this caller (RoleSessionName, and SourceIdentity when enabled), already
+    within AWS's rules (`cloudtrail_name`); None for callers who are not one person (the static token, stdio,
+    anonymous): they get AWS_MCP_ROLE_SESSION_NAME."""
 
 
 ANONYMOUS = Principal("anonymous", "none")
@@ -70,6 +76,20 @@ def activate(invocation: Invocation) -> contextvars.Token:
 
 def deactivate(token: contextvars.Token) -> None:
     _current.reset(token)
+
+
+CLOUDTRAIL_NAME_REFUSED = re.compile(r"[^\w+=,.@-]", re.ASCII)
+CLOUDTRAIL_NAME_LIMIT = 64
+
+
+def cloudtrail_name(name: str) -> str:
+    """`name` as a RoleSessionName / SourceIdentity: 2 to 64 of `[A-Za-z0-9_+=,.@-]`. A name that is already one
+    stays as it is (`alice@example.com`); any other is cleaned and cut, and gets 8 hex digits of its hash, so two
+    callers whose names differ never share a session name."""
+    if 2 <= len(name) <= CLOUDTRAIL_NAME_LIMIT and not CLOUDTRAIL_NAME_REFUSED.search(name):
+        return name
+    cleaned = CLOUDTRAIL_NAME_REFUSED.sub("-", name)[: CLOUDTRAIL_NAME_LIMIT - 9]
+    return f"{cleaned}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def token_fingerprint(token: str) -> str:

@@ -221,7 +221,8 @@ class GenericApi:
         """Blocking: a profile's region may come from its config file."""
         if isinstance(target, ResolvedTarget):
             return target
-        return self.executor.clients.resolve(target, current().environment)
+        invocation = current()
+        return self.executor.clients.resolve(target, invocation.environment, invocation.principal.session_name)
 
     async def call(self, request: Request | Callable[[], Request], executor: AwsExecutor | None = None) -> Response:
         """Prepare the payload (see core.payload), pass the guard and make the call, in one worker-thread hop.

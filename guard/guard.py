@@ -1,4 +1,5 @@
-"""One guard for every AWS call: classify, apply the policy, confirm destructive calls, record.
+"""One guard for every AWS call: classify, apply the policy (the caller's role included), confirm destructive
+calls, record.
 
 Curated, generic and CLI tools all reach AWS through `AwsExecutor`, which hands each call here first:
 `check` in the worker thread that then makes the call, `confirm` on the event loop when it is destructive.
@@ -91,23 +92,30 @@ class Guard:
 
     def classify(self, call: AwsCall, sections: Sequence[str] = ()) -> OpClass:
         sections = sections or ((call.target.alias,) if call.target.alias else ())
-        return classify(call.service, call.operation, call.params, self.policy.destructive_patterns(sections))
+        patterns = self.policy.destructive_patterns(sections, current().principal.role)
+        return classify(call.service, call.operation, call.params, patterns)
 
     def decide(self, call: AwsCall) -> tuple[OpClass, Decision]:
         """The call's class and the policy's decision on it, without running the call. Blocking."""
         return self._decide(call, self.sections(call.target)[0])
 
     def _decide(self, call: AwsCall, sections: Sequence[str]) -> tuple[OpClass, Decision]:
+        """The caller's role (from the principal the transport established) is part of every decision."""
+        role = current().principal.role
         op_class = self.classify(call, sections)
-        decision = self.policy.decide(call.service, call.operation, op_class, sections)
-        for role in self.clients.assumed_roles(call.target) if decision.allowed else ():
-            refused = self.policy.check_role(role, sections)
+        decision = self.policy.decide(call.service, call.operation, op_class, sections, role)
+        for role_arn in self.clients.assumed_roles(call.target) if decision.allowed else ():
+            refused = self.policy.check_role(role_arn, sections, role)
             if not refused.allowed:
                 return op_class, refused
         return op_class, decision
 
+    def auto_approves(self, invocation: Invocation) -> bool:
+        """AWS_MCP_AUTO_APPROVE_DESTRUCTIVE skips confirmation for admins only: an operator always confirms."""
+        return self.auto_approve and invocation.principal.role == "admin"
+
     def needs_confirmation(self, op_class: OpClass) -> bool:
-        return op_class is OpClass.DESTRUCTIVE and not self.auto_approve
+        return op_class is OpClass.DESTRUCTIVE and not self.auto_approves(current())
 
     def check(self, call: AwsCall) -> OpClass:
         """Classify the call and apply the policy; record the decision on the invocation. Blocking-safe and
@@ -143,7 +151,7 @@ class Guard:
         record["confirmation"] = await self._confirm(call, invocation, record)
 
     async def _confirm(self, call: AwsCall, invocation: Invocation, record: dict[str, Any]) -> str:
-        if self.auto_approve:
+        if self.auto_approves(invocation):
             record["warning"] = "AWS_MCP_AUTO_APPROVE_DESTRUCTIVE=true: ran without confirmation"
             return "auto"
         if invocation.confirmation_token:

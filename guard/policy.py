@@ -1,7 +1,9 @@
-"""The policy file: which calls may run, per service, operation, class and account.
+"""The policy file: which calls may run, per service, operation, class, caller's role and account.
 
-Deny always wins over allow, and an account's section can only narrow the global one: a call
-must pass the global scope and then its account's scope. Regexes run on RE2, in linear time. A file
+Every role has built-in classes (`ROLE_CLASSES`: a viewer reads, without sensitive reads; operators and
+admins make every class). Deny always wins over allow, and a role's or an account's section can only
+narrow the global one: a call must pass its role's classes, the global scope, its role's section
+(`roles.<role>`) and then its account's sections. Regexes run on RE2, in linear time. A file
 that does not parse, has an unknown key, names a service botocore does not know, or holds a regex that
 RE2 cannot run (backreferences, look-around) or that matches no AWS operation stops startup with the
 file, the line, the entry and the reason; the server never runs on a half-read policy, nor on a typo
@@ -19,9 +21,21 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from catalog.classify import OpClass
 from catalog.names import UnknownServiceError, resolve_service
+from config import ROLES
 from guard.patterns import Regex, check_destructive_pattern, check_rule, compile_regex
 
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "policy.yaml"
+ROLE_CLASSES: dict[str, frozenset[OpClass]] = {
+    "viewer": frozenset({OpClass.READ}),
+    "operator": frozenset(OpClass),
+    "admin": frozenset(OpClass),
+}
+"""The classes of AWS call each role may make before any policy narrows it; an unknown role makes none."""
+ROLE_SUMMARIES = {
+    "viewer": "reads only, no sensitive reads",
+    "operator": "reads, writes and confirmed destructive calls",
+    "admin": "everything",
+}
 
 
 class PolicyError(Exception):
@@ -67,8 +81,25 @@ class Scope(BaseModel):
     allowed_role_arns: list[str] = []
 
 
+class RoleScope(Scope):
+    """The keys under `roles.<role>`: a scope, and the role's rate limit."""
+
+    rate_limit_per_minute: int | None = Field(None, ge=1)
+    """Tool calls per caller and minute for callers with this role; None: the server's default."""
+
+
 class PolicyDocument(Scope):
     accounts: dict[str, Scope] = Field(default_factory=dict)
+    roles: dict[str, RoleScope] = Field(default_factory=dict)
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _role_names(cls, roles: object) -> object:
+        if isinstance(roles, dict):
+            unknown = sorted(str(name) for name in roles if str(name) not in ROLES)
+            if unknown:
+                raise ValueError(f"unknown role {unknown[0]!r}; the roles are {', '.join(ROLES)}")
+        return roles
 
     @field_validator("accounts", mode="before")
     @classmethod
@@ -103,33 +134,68 @@ class Policy:
             compiled = self._compiled[pattern] = compile_regex(pattern)
         return compiled
 
-    def _scopes(self, sections: Sequence[str]) -> list[tuple[str, Scope]]:
-        """The global scope, then each `accounts.<name>` section the call falls under (alias or account id)."""
+    def _scopes(self, sections: Sequence[str], role: str | None = None) -> list[tuple[str, Scope]]:
+        """The global scope, the caller's `roles.<role>` section, then each `accounts.<name>` section the call
+        falls under (alias or account id)."""
         scopes: list[tuple[str, Scope]] = [("", self.document)]
+        if role is not None and (role_scope := self.document.roles.get(role)) is not None:
+            scopes.append((f"roles.{role}.", role_scope))
         for name in dict.fromkeys(section.lower() for section in sections):
             if (scope := self.document.accounts.get(name)) is not None:
                 scopes.append((f"accounts.{name}.", scope))
         return scopes
 
-    def destructive_patterns(self, sections: Sequence[str] = ()) -> tuple[Regex, ...]:
-        return tuple(self._regex(p) for _, scope in self._scopes(sections) for p in scope.destructive_patterns)
+    def destructive_patterns(self, sections: Sequence[str] = (), role: str | None = None) -> tuple[Regex, ...]:
+        scopes = self._scopes(sections, role)
+        return tuple(self._regex(p) for _, scope in scopes for p in scope.destructive_patterns)
 
-    def allowed_role_patterns(self, sections: Sequence[str] = ()) -> list[tuple[str, list[str]]]:
-        return [(f"{prefix}allowed_role_arns", s.allowed_role_arns) for prefix, s in self._scopes(sections)]
+    def allowed_role_patterns(
+        self, sections: Sequence[str] = (), role: str | None = None
+    ) -> list[tuple[str, list[str]]]:
+        return [(f"{prefix}allowed_role_arns", s.allowed_role_arns) for prefix, s in self._scopes(sections, role)]
 
-    def check_role(self, role_arn: str, sections: Sequence[str] = ()) -> Decision:
-        for rule, patterns in self.allowed_role_patterns(sections):
+    def check_role(self, role_arn: str, sections: Sequence[str] = (), role: str | None = None) -> Decision:
+        for rule, patterns in self.allowed_role_patterns(sections, role):
             if patterns and not any(fnmatch.fnmatchcase(role_arn, pattern) for pattern in patterns):
                 return Decision(False, f"{rule}: {role_arn} matches none of {patterns}")
         return Decision(True, "allowed_role_arns")
 
-    def decide(self, service: str, operation: str, op_class: OpClass, sections: Sequence[str] = ()) -> Decision:
-        """Allow or deny one call; the rule names the key of the policy that decided."""
+    def role_classes(self, role: str) -> frozenset[OpClass]:
+        """The classes a role may make: its built-in ones, less what `roles.<role>` takes away (read_only,
+        allow_sensitive_reads: false). What tools/list shows a caller is derived from this."""
+        classes = ROLE_CLASSES.get(role, frozenset())
+        scope = self.document.roles.get(role)
+        if scope is not None and scope.read_only:
+            classes &= {OpClass.READ, OpClass.SENSITIVE}
+        if scope is not None and scope.allow_sensitive_reads is False:
+            classes -= {OpClass.SENSITIVE}
+        return classes
+
+    def rate_limit(self, role: str) -> int | None:
+        """`roles.<role>.rate_limit_per_minute`: tool calls per caller and minute for this role, or None (the
+        server-wide default applies)."""
+        scope = self.document.roles.get(role)
+        return scope.rate_limit_per_minute if scope is not None else None
+
+    def decide(
+        self,
+        service: str,
+        operation: str,
+        op_class: OpClass,
+        sections: Sequence[str] = (),
+        role: str | None = None,
+    ) -> Decision:
+        """Allow or deny one call; the rule names the key of the policy that decided. `role`: the caller's
+        (None: no role applies, as for checks outside a call)."""
         name = f"{service}:{operation}"
         if self.force_read_only and op_class not in (OpClass.READ, OpClass.SENSITIVE):
             return Decision(False, f"AWS_MCP_READ_ONLY=true refuses {op_class} operations")
+        if role is not None and op_class not in ROLE_CLASSES.get(role, frozenset()):
+            if role not in ROLE_CLASSES:
+                return Decision(False, f"roles: {role!r} is not a role ({', '.join(ROLES)}); no AWS call is allowed")
+            return Decision(False, f"roles.{role}: {ROLE_SUMMARIES[role]}; refuses {op_class} operations")
         allowed_by = "default (no rule denies it)"
-        for prefix, scope in self._scopes(sections):
+        for prefix, scope in self._scopes(sections, role):
             if scope.read_only and op_class not in (OpClass.READ, OpClass.SENSITIVE):
                 return Decision(False, f"{prefix}read_only: true refuses {op_class} operations")
             if op_class is OpClass.SENSITIVE and scope.allow_sensitive_reads is False:

@@ -26,7 +26,8 @@ class ServiceManager:
         """The target with its alias expanded and region decided; may read profile files, so blocking."""
         if isinstance(target, ResolvedTarget):
             return target
-        return self.executor.clients.resolve(target, current().environment)
+        invocation = current()
+        return self.executor.clients.resolve(target, invocation.environment, invocation.principal.session_name)
 
     async def call(self, target: Target | ResolvedTarget, operation: str, summary: str = "", **params: Any) -> dict:
         """One guarded call of this service's `operation`; None parameters are left out."""
