@@ -31,6 +31,7 @@ from guard.guard import Guard
 from guard.policy import Policy, PolicyError
 from listing import listed
 from services import MANAGERS
+from startup import check_transport, check_variables, configure_logging, startup_line
 from tooling import Runtime, ToolSpec, principal_of_request, register, usable_by
 
 if TYPE_CHECKING:
@@ -46,21 +47,6 @@ INSTRUCTIONS = (
 )
 PROVIDERS: tuple[type, ...] = (*MANAGERS, GenericTools)
 """Every class that declares tools, in the order tools/list shows them."""
-
-CHATTY_LIBRARIES = (
-    "botocore",
-    "boto3",
-    "urllib3",
-    "s3transfer",
-    "mcp",
-    "sse_starlette",
-    "httpcore",
-    "httpcore2",
-    "httpx",
-    "httpx2",
-    "werkzeug",
-)
-"""At DEBUG these log request and response bodies, secret values included: never below WARNING."""
 
 
 @dataclass
@@ -154,16 +140,6 @@ def create_server(settings: Settings, transport: str = "http") -> OpsServer:
     return OpsServer(build_app(settings, transport))
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, level=level.upper())
-    quiet_chatty_libraries()
-
-
-def quiet_chatty_libraries() -> None:
-    for name in CHATTY_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="server.py", description="AWS Ops MCP server")
     parser.add_argument("--transport", choices=["http", "stdio"], default="http")
@@ -171,53 +147,6 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--sandbox", action="store_true", help="serve against an in-process moto with demo data")
     return parser.parse_args(argv)
-
-
-def check_variables(settings: Settings, transport: str) -> None:
-    """Warn about each variable named like a setting that is none; stop at a look-alike of a restricting setting
-    (AWS_MCP_READONLY, MCP_AUTH_TOKN) whose real name is unset, as the policy file's typos do: the server would
-    run looser than its operator meant. Over stdio no token is asked for, so a token look-alike loosens nothing."""
-    refused = [
-        unknown
-        for unknown in settings.unknown_variables
-        if unknown.loosens and (transport == "http" or unknown.suggestion != "MCP_AUTH_TOKEN")
-    ]
-    for unknown in settings.unknown_variables:
-        if unknown not in refused:
-            log.warning(unknown.warning())
-    if refused:
-        raise ConfigError(" ".join(unknown.refusal() for unknown in refused))
-
-
-def check_transport(settings: Settings, transport: str, host: str) -> None:
-    if settings.audit_log == "-" and transport == "stdio":
-        raise ConfigError("AWS_MCP_AUDIT_LOG=- writes to stdout, which the stdio transport uses for the protocol")
-    if transport == "http":
-        from http_app import check_exposure
-
-        check_exposure(settings, host)
-
-
-def startup_line(app: App, serving: str, auth: str) -> str:
-    """How this server runs, in one line a person can read; no secret and no ARN."""
-    settings, policy = app.settings, app.guard.policy
-    read_only_accounts = sorted(name for name, scope in policy.document.accounts.items() if scope.read_only)
-    if settings.read_only or policy.document.read_only:
-        read_only = "yes"
-    else:
-        read_only = f"{', '.join(read_only_accounts)} only" if read_only_accounts else "no"
-    parts = [
-        f"serving {serving}",
-        f"auth: {auth}",
-        f"read-only: {read_only}",
-        f"policy: {policy.source}{' (shipped)' if settings.policy_file is None else ''}",
-        f"files root: {settings.files_root or 'none (no local files)'}",
-        f"accounts: {', '.join(sorted(settings.accounts)) or 'none'}",
-        f"destructive: {'AUTO-APPROVED' if settings.auto_approve_destructive else 'confirmed'}",
-    ]
-    if settings.endpoint_url:
-        parts.append(f"AWS endpoint: {settings.endpoint_url}")
-    return "; ".join(parts)
 
 
 def serve_http(server: OpsServer, host: str, port: int, sandbox: "Sandbox | None" = None) -> int:
@@ -238,7 +167,7 @@ def serve_http(server: OpsServer, host: str, port: int, sandbox: "Sandbox | None
 
     def listening() -> None:
         serving = f"http://{address(host, port)}/mcp (SSE http://{address(host, port)}/sse)"
-        log.info(startup_line(server.app, serving, auth_mode(settings, host)))
+        log.info(startup_line(settings, server.app.guard.policy, serving, auth_mode(settings, host)))
         if sandbox is not None:
             sandbox.print_connection_help(host, port, settings.auth_token)
 
@@ -265,7 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     if settings.auto_approve_destructive:
         log.warning("AWS_MCP_AUTO_APPROVE_DESTRUCTIVE=true: destructive operations run WITHOUT confirmation")
     if args.transport == "stdio":
-        log.info(startup_line(server.app, "stdio", "none (stdio: the client that started this process)"))
+        log.info(
+            startup_line(
+                settings, server.app.guard.policy, "stdio", "none (stdio: the client that started this process)"
+            )
+        )
         server.run("stdio")
         return 0
     return serve_http(server, args.host, args.port, sandbox)
