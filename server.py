@@ -2,11 +2,10 @@
 
 `build_app` makes everything a tool call needs from the settings, once; `create_server` registers the
 tools the service managers (services/) and the generic tools (generic/) declare; `main` parses the
-command line, sets up logging and serves stdio or HTTP (http_app.py).
+command line, sets up logging (observability/logs.py) and serves stdio or HTTP (http_app.py).
 """
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -15,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
+from mcp_types import SetLevelRequestParams
 from mcp_types import Tool as MCPTool
 
-from config import ConfigError, Settings, load_settings
+from config import ConfigError, Settings, load_settings, package_version
 from core.clients import AwsClients
 from core.executor import AwsExecutor
 from core.files import LocalFiles
@@ -27,10 +27,15 @@ from guard.audit import AuditLog
 from guard.confirm import ConfirmationTokens
 from guard.guard import Guard
 from guard.policy import Policy, PolicyError
+from guard.ratelimit import CallerLimits
+from observability import client_log
+from observability.logs import configure_logging, get_logger
+from observability.metrics import Metrics
+from observability.operations import OperationTimer
 from services import MANAGERS
 from tooling import Runtime, ToolSpec, listed, register
 
-log = logging.getLogger("aws_ops_mcp")
+log = get_logger("aws_ops_mcp")
 P = TypeVar("P")
 
 INSTRUCTIONS = (
@@ -41,20 +46,9 @@ INSTRUCTIONS = (
 PROVIDERS: tuple[type, ...] = (*MANAGERS, GenericTools)
 """Every class that declares tools, in the order tools/list shows them."""
 
-CHATTY_LIBRARIES = (
-    "botocore",
-    "boto3",
-    "urllib3",
-    "s3transfer",
-    "mcp",
-    "sse_starlette",
-    "httpcore",
-    "httpcore2",
-    "httpx",
-    "httpx2",
-    "werkzeug",
-)
-"""At DEBUG these log request and response bodies, secret values included: never below WARNING."""
+UNSERVED_METHODS = ("prompts/list", "prompts/get", "resources/list", "resources/templates/list", "resources/read")
+"""Handlers the SDK installs whether or not there is anything behind them; while they are installed the server
+advertises prompts and resources. This server has neither."""
 
 
 @dataclass
@@ -84,11 +78,22 @@ class App:
 class OpsServer(MCPServer):
     def __init__(self, app: App) -> None:
         super().__init__(
-            "aws-ops-mcp", instructions=INSTRUCTIONS, log_level=app.settings.log_level, lifespan=self._started
+            "aws-ops-mcp",
+            version=package_version(),
+            instructions=INSTRUCTIONS,
+            log_level=app.settings.log_level,
+            lifespan=self._started,
+            subscriptions=False,  # tools/list never changes while a client is connected: nothing to listen to
         )
         self.app = app
         self.tool_specs: list[ToolSpec] = register(self, app.providers, app.runtime)
         self._listed: list[MCPTool] | None = None
+        names = frozenset(spec.name for spec in self.tool_specs)
+        self.middleware.append(OperationTimer(app.runtime.metrics, names.__contains__))
+        lowlevel = self._lowlevel_server
+        for method in UNSERVED_METHODS:
+            lowlevel._request_handlers.pop(method, None)  # the SDK has no public way to withdraw a capability
+        lowlevel.add_request_handler("logging/setLevel", SetLevelRequestParams, client_log.set_level)
 
     @asynccontextmanager
     async def _started(self, _: MCPServer) -> AsyncIterator[dict[str, Any]]:
@@ -106,13 +111,22 @@ class OpsServer(MCPServer):
 
 
 def build_app(settings: Settings, transport: str = "http") -> App:
+    metrics = Metrics(package_version())
     policy = Policy.load(settings.policy_file, read_only=settings.read_only)
-    clients = AwsClients(settings, allowed_role_patterns=tuple(policy.document.allowed_role_arns))
+    clients = AwsClients(settings, allowed_role_patterns=tuple(policy.document.allowed_role_arns), metrics=metrics)
+    metrics.watch_aws(clients.on)
     guard = Guard(
         policy,
         ConfirmationTokens(settings.confirmation_secret, settings.confirmation_ttl_seconds),
         clients,
         auto_approve=settings.auto_approve_destructive,
+        metrics=metrics,
+    )
+    limits = CallerLimits(
+        settings.rate_limit_per_minute,
+        settings.rate_limit_storage,
+        metrics,
+        role_limit=getattr(policy, "rate_limit", None),  # per-role limits, when the policy has a roles section
     )
     runtime = Runtime(
         settings=settings,
@@ -123,22 +137,14 @@ def build_app(settings: Settings, transport: str = "http") -> App:
         audit=AuditLog(settings.audit_log),
         environments=SessionEnvironments(),
         files=LocalFiles(settings.files_root, settings.max_file_bytes),
+        metrics=metrics,
+        limits=limits,
     )
     return App(runtime, tuple(provider(runtime) for provider in PROVIDERS))
 
 
 def create_server(settings: Settings, transport: str = "http") -> OpsServer:
     return OpsServer(build_app(settings, transport))
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, level=level.upper())
-    quiet_chatty_libraries()
-
-
-def quiet_chatty_libraries() -> None:
-    for name in CHATTY_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--sandbox", action="store_true", help="serve against an in-process moto with demo data")
     args = parser.parse_args(argv)
-    configure_logging(os.environ.get("AWS_MCP_LOG_LEVEL", "INFO"))
+    # From the process environment first (the sandbox and settings errors log); again once .env is read.
+    configure_logging(os.environ.get("AWS_MCP_LOG_LEVEL", "INFO"), os.environ.get("AWS_MCP_LOG_FORMAT") or None)
     sandbox = None
     try:
         if args.sandbox:
@@ -156,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
 
             sandbox = Sandbox.start()
         settings = load_settings()
+        configure_logging(settings.log_level, settings.log_format)
         if settings.audit_log == "-" and args.transport == "stdio":
             raise ConfigError("AWS_MCP_AUDIT_LOG=- writes to stdout, which the stdio transport uses for the protocol")
         if args.transport == "http":
@@ -177,7 +185,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if sandbox is not None:
         sandbox.print_connection_help(args.host, args.port, settings.auth_token)
-    uvicorn.run(build_http_app(server, settings, args.host), host=args.host, port=args.port, log_level="warning")
+    log.info("serving", url=f"http://{args.host}:{args.port}/mcp", metrics_port=settings.metrics_port)
+    uvicorn.run(
+        build_http_app(server, settings, args.host),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        log_config=None,  # uvicorn's records go through configure_logging's handler, not its own coloured one
+        access_log=False,  # http_app logs one line per request itself (web/requests.py)
+    )
     return 0
 
 
