@@ -25,12 +25,15 @@ ENV PATH=/opt/venv/bin:$PATH \
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 # Runtime source only; .dockerignore keeps tests, bench, .env and the local venv out of the context.
-COPY *.py policy.yaml ./
+# pyproject.toml: its version is the one serverInfo and aws_mcp_server_info report.
+COPY *.py policy.yaml pyproject.toml ./
 COPY catalog/ catalog/
 COPY guard/ guard/
 COPY core/ core/
 COPY generic/ generic/
 COPY services/ services/
+COPY observability/ observability/
+COPY web/ web/
 # Bytecode compiled and the operation-search index built at build time: the root filesystem is
 # read-only in Kubernetes, and each new pod would otherwise spend seconds building the index.
 RUN python -m compileall -q /app && python -m catalog.search "$AWS_MCP_CACHE_DIR"

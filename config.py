@@ -32,6 +32,21 @@ admin (everything). Lowest first."""
 ROLES: tuple[str, ...] = get_args(Role)
 
 
+PYPROJECT = Path(__file__).resolve().parent / "pyproject.toml"
+PROJECT_VERSION = re.compile(r'^\[project\]$(?:(?!^\[).)*?^version\s*=\s*"([^"]+)"', re.M | re.S)
+
+
+@cache
+def package_version() -> str:
+    """The `[project]` version in pyproject.toml (the image holds the file too), read with one regex: neither
+    importlib.metadata (it scans every installed distribution) nor tomllib (tens of milliseconds to import)."""
+    try:
+        match = PROJECT_VERSION.search(PYPROJECT.read_text(encoding="utf-8"))
+    except OSError:
+        match = None
+    return match.group(1) if match else "0+unknown"
+
+
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names the variable."""
 
@@ -156,6 +171,13 @@ class Settings(BaseModel):
     read_timeout: float = Field(30.0, alias="AWS_MCP_READ_TIMEOUT", gt=0)
     max_workers: int = Field(32, alias="AWS_MCP_MAX_WORKERS", ge=1, le=512)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="AWS_MCP_LOG_LEVEL")
+    log_format: Literal["json", "console"] | None = Field(None, alias="AWS_MCP_LOG_FORMAT")
+    rate_limit_per_minute: int = Field(0, alias="AWS_MCP_RATE_LIMIT_PER_MINUTE", ge=0)
+    rate_limit_storage: str = Field("memory://", alias="AWS_MCP_RATE_LIMIT_STORAGE", pattern=r"^[a-z0-9+]+://")
+    ip_rate_limit_per_minute: int = Field(6000, alias="AWS_MCP_IP_RATE_LIMIT_PER_MINUTE", ge=0)
+    metrics_port: int | None = Field(None, alias="AWS_MCP_METRICS_PORT", ge=1, le=65535)
+    allowed_hosts: tuple[str, ...] = Field((), alias="AWS_MCP_ALLOWED_HOSTS")
+    allowed_origins: tuple[str, ...] = Field((), alias="AWS_MCP_ALLOWED_ORIGINS")
     policy_file: Path | None = Field(None, alias="AWS_MCP_POLICY_FILE")
     read_only: bool = Field(False, alias="AWS_MCP_READ_ONLY")
     confirmation_secret: str | None = Field(None, alias="AWS_MCP_CONFIRMATION_SECRET", min_length=16)
@@ -174,7 +196,7 @@ class Settings(BaseModel):
     def _known_region(cls, value: str | None) -> str | None:
         return None if value is None else check_region(value, "AWS_REGION")
 
-    @field_validator("allowed_role_arns", "jwt_audience", mode="before")
+    @field_validator("allowed_role_arns", "jwt_audience", "allowed_hosts", "allowed_origins", mode="before")
     @classmethod
     def _split_patterns(cls, value: object) -> object:
         if isinstance(value, str):
@@ -194,6 +216,22 @@ class Settings(BaseModel):
                 raise ValueError(f"{entry!r} is not <claim value>=<role>")
             mapping[name.strip()] = role.strip()
         return mapping
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if not re.match(r"^https?://[^\s/]+$", origin):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], port * for any)")
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for host in value:
+            if not re.match(r"^[^\s/:]+(:(\d+|\*))?$|^\[[0-9a-fA-F:.]+\](:(\d+|\*))?$", host):
+                raise ValueError(f"{host!r} is not a host (host[:port], port * for any)")
+        return value
 
     @field_validator("endpoint_url", "jwks_url", "resource_url")
     @classmethod

@@ -1,6 +1,11 @@
-"""The HTTP surface: streamable HTTP at /mcp (and /), SSE at /sse + /messages/, /healthz, /readyz, RFC 9728
-protected-resource metadata when JWTs come from an OAuth issuer, the authentication that establishes who calls
-(auth.py verifies the tokens), and serving it: the port bound before anything is announced."""
+"""The HTTP surface: streamable HTTP at /mcp (and /), SSE at /sse + /messages/, /healthz, /readyz, /metrics,
+RFC 9728 protected-resource metadata when JWTs come from an OAuth issuer, the authentication that establishes who
+calls (auth.py verifies the tokens), and serving it: the port bound before anything is announced.
+
+Middleware, outermost first: the request log (web/requests.py), the per-address flood limit (web/flood.py),
+authentication, the SSE session-end watch; then the routes. DNS-rebinding protection (Host and Origin checks)
+is the SDK's, on the MCP routes.
+"""
 
 import re
 import socket
@@ -23,11 +28,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auth import Authenticator, Rejected
 from config import ConfigError, Settings, is_loopback
+from guard.ratelimit import ClientLimits
+from tooling import principal_of_scope
+from web.flood import ClientFlood
+from web.metrics import MetricsPort, metrics_endpoint
+from web.requests import RequestLog
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 WELL_KNOWN = "/.well-known/"
 """Never behind auth: metadata is public, and without JWTs these paths answer 404, not 401, so that a client
 does not start an OAuth flow that cannot work."""
+LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
 
 
 class Authenticate:
@@ -164,26 +176,38 @@ def check_exposure(settings: Settings, host: str) -> None:
 
 def auth_mode(settings: Settings, host: str) -> str:
     """Who may call, as the start-up line says it."""
+    modes = []
+    if settings.jwks_url or settings.jwt_secret:
+        modes.append(f"JWT from {settings.jwt_issuer} ({'JWKS' if settings.jwks_url else 'HS256 secret'})")
     if settings.auth_token:
-        return "static token (MCP_AUTH_TOKEN)"
+        modes.append("static token (MCP_AUTH_TOKEN)")
+    if modes:
+        return " and ".join(modes)
     if is_loopback(host):
         return "none (loopback only)"
     return "none (AWS_MCP_ALLOW_UNAUTHENTICATED: a proxy in front must authenticate callers)"
 
 
-def transport_security(host: str) -> TransportSecuritySettings | None:
-    """DNS-rebinding protection for loopback binds (a browser page must not reach a local server)."""
-    if not is_loopback(host):
+def transport_security(host: str, settings: Settings) -> TransportSecuritySettings | None:
+    """DNS-rebinding protection: a browser page must not reach the server under a name it does not serve.
+
+    On for loopback binds (loopback names allowed) and wherever `AWS_MCP_ALLOWED_HOSTS` or
+    `AWS_MCP_ALLOWED_ORIGINS` names what an ingress forwards (`host:port`, `host:*` for any port). A request
+    with another `Host` gets 421, one with another `Origin` 403; a request without `Origin` (not a browser)
+    passes the origin check.
+    """
+    loopback = is_loopback(host)
+    if not loopback and not settings.allowed_hosts and not settings.allowed_origins:
         return None
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
-        allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
-        allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+        allowed_hosts=[*(LOOPBACK_HOSTS if loopback else []), *settings.allowed_hosts],
+        allowed_origins=[*(LOOPBACK_ORIGINS if loopback else []), *settings.allowed_origins],
     )
 
 
 def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlette:
-    security = transport_security(host)
+    security = transport_security(host, settings)
     streamable = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=host)
     sse = server.sse_app(sse_path="/sse", message_path="/messages/", transport_security=security, host=host)
     started = time.time()
@@ -197,32 +221,44 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "not ready"}, status_code=503)
 
+    runtime = server.app.runtime  # type: ignore[attr-defined]
     mcp_route = next(r for r in streamable.routes if getattr(r, "path", None) == "/mcp")
     metadata = ResourceMetadata.from_settings(settings)
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *[Route(path, metadata.endpoint, methods=["GET"]) for path in (metadata.paths() if metadata else [])],
+        Route("/metrics", metrics_endpoint(runtime.metrics, principal_of_scope), methods=["GET"]),
         mcp_route,
         Route("/", mcp_route.endpoint, methods=["GET", "POST", "DELETE"]),  # type: ignore[attr-defined]
         *[r for r in sse.routes if getattr(r, "path", None) in ("/sse", "/messages")],
     ]
 
+    metrics_port = MetricsPort(runtime.metrics, host, settings.metrics_port) if settings.metrics_port else None
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with server.session_manager.run():
+            if metrics_port is not None:
+                metrics_port.start()
             app.state.ready = True
             try:
                 yield
             finally:
                 app.state.ready = False
+                if metrics_port is not None:
+                    await metrics_port.stop()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.ready = False
-    app.add_middleware(SseSessionEnd, on_end=server.app.runtime.environments.end_session)  # type: ignore[attr-defined]
+    app.add_middleware(SseSessionEnd, on_end=runtime.environments.end_session)
     authenticator = Authenticator.from_settings(settings)
     if authenticator is not None:
         app.add_middleware(Authenticate, authenticator=authenticator, metadata=metadata)
+    app.add_middleware(
+        ClientFlood, limits=ClientLimits(settings.ip_rate_limit_per_minute, runtime.metrics), exempt=OPEN_PATHS
+    )
+    app.add_middleware(RequestLog, principal_of=principal_of_scope, authenticated=authenticator is not None)
     return app
 
 
@@ -258,5 +294,11 @@ class AnnouncingServer(uvicorn.Server):
 
 def serve(app: Starlette, listener: socket.socket, on_listening: Callable[[], None]) -> None:
     """Serve `app` on the bound `listener` until SIGINT or SIGTERM."""
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="on",
+        log_config=None,  # uvicorn's records go through observability/logs.py's handler, not its own coloured one
+        access_log=False,  # RequestLog (web/requests.py) writes one line per request itself
+    )
     AnnouncingServer(config, on_listening).run(sockets=[listener])

@@ -2,11 +2,10 @@
 
 `build_app` makes everything a tool call needs from the settings, once; `create_server` registers the
 tools the service managers (services/) and the generic tools (generic/) declare; `main` parses the
-command line, sets up logging and serves stdio or HTTP (http_app.py).
+command line, sets up logging (observability/logs.py) and serves stdio or HTTP (http_app.py).
 """
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -16,10 +15,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
-from mcp_types import ListToolsResult, PaginatedRequestParams
+from mcp_types import ListToolsResult, PaginatedRequestParams, SetLevelRequestParams
 from mcp_types import Tool as MCPTool
 
-from config import ConfigError, Settings, load_settings
+from config import ConfigError, Settings, load_settings, package_version
 from core.clients import AwsClients
 from core.executor import AwsExecutor
 from core.files import LocalFiles
@@ -29,15 +28,20 @@ from guard.audit import AuditLog
 from guard.confirm import ConfirmationTokens
 from guard.guard import Guard
 from guard.policy import Policy, PolicyError
+from guard.ratelimit import CallerLimits
 from listing import listed
+from observability import client_log
+from observability.logs import configure_logging, get_logger
+from observability.metrics import Metrics
+from observability.operations import OperationTimer
 from services import MANAGERS
-from startup import check_transport, check_variables, configure_logging, startup_line
+from startup import check_transport, check_variables, startup_line
 from tooling import Runtime, ToolSpec, principal_of_request, register, usable_by
 
 if TYPE_CHECKING:
     from sandbox import Sandbox
 
-log = logging.getLogger("aws_ops_mcp")
+log = get_logger("aws_ops_mcp")
 P = TypeVar("P")
 
 INSTRUCTIONS = (
@@ -47,6 +51,9 @@ INSTRUCTIONS = (
 )
 PROVIDERS: tuple[type, ...] = (*MANAGERS, GenericTools)
 """Every class that declares tools, in the order tools/list shows them."""
+UNSERVED_METHODS = ("prompts/list", "prompts/get", "resources/list", "resources/templates/list", "resources/read")
+"""Handlers the SDK installs whether or not there is anything behind them; while they are installed the server
+advertises prompts and resources. This server has neither."""
 
 
 @dataclass
@@ -76,12 +83,23 @@ class App:
 class OpsServer(MCPServer):
     def __init__(self, app: App) -> None:
         super().__init__(
-            "aws-ops-mcp", instructions=INSTRUCTIONS, log_level=app.settings.log_level, lifespan=self._started
+            "aws-ops-mcp",
+            version=package_version(),
+            instructions=INSTRUCTIONS,
+            log_level=app.settings.log_level,
+            lifespan=self._started,
+            subscriptions=False,  # tools/list never changes while a client is connected: nothing to listen to
         )
         self.app = app
         self.tool_specs: list[ToolSpec] = register(self, app.providers, app.runtime)
         self._listed: list[MCPTool] | None = None
         self._listed_for: dict[str, list[MCPTool]] = {}
+        names = frozenset(spec.name for spec in self.tool_specs)
+        self.middleware.append(OperationTimer(app.runtime.metrics, names.__contains__))
+        lowlevel = self._lowlevel_server
+        for method in UNSERVED_METHODS:
+            lowlevel._request_handlers.pop(method, None)  # the SDK has no public way to withdraw a capability
+        lowlevel.add_request_handler("logging/setLevel", SetLevelRequestParams, client_log.set_level)
 
     @asynccontextmanager
     async def _started(self, _: MCPServer) -> AsyncIterator[dict[str, Any]]:
@@ -115,14 +133,18 @@ class OpsServer(MCPServer):
 
 
 def build_app(settings: Settings, transport: str = "http") -> App:
+    metrics = Metrics(package_version())
     policy = Policy.load(settings.policy_file, read_only=settings.read_only)
-    clients = AwsClients(settings, allowed_role_patterns=tuple(policy.document.allowed_role_arns))
+    clients = AwsClients(settings, allowed_role_patterns=tuple(policy.document.allowed_role_arns), metrics=metrics)
+    metrics.watch_aws(clients.on)
     guard = Guard(
         policy,
         ConfirmationTokens(settings.confirmation_secret, settings.confirmation_ttl_seconds),
         clients,
         auto_approve=settings.auto_approve_destructive,
+        metrics=metrics,
     )
+    limits = CallerLimits(settings.rate_limit_per_minute, settings.rate_limit_storage, metrics, policy.rate_limit)
     runtime = Runtime(
         settings=settings,
         transport=transport,
@@ -132,6 +154,8 @@ def build_app(settings: Settings, transport: str = "http") -> App:
         audit=AuditLog(settings.audit_log),
         environments=SessionEnvironments(),
         files=LocalFiles(settings.files_root, settings.max_file_bytes),
+        metrics=metrics,
+        limits=limits,
     )
     return App(runtime, tuple(provider(runtime) for provider in PROVIDERS))
 
@@ -177,7 +201,8 @@ def serve_http(server: OpsServer, host: str, port: int, sandbox: "Sandbox | None
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
-    configure_logging(os.environ.get("AWS_MCP_LOG_LEVEL", "INFO"))
+    # From the process environment first (the sandbox and settings errors log); again once .env is read.
+    configure_logging(os.environ.get("AWS_MCP_LOG_LEVEL", "INFO"), os.environ.get("AWS_MCP_LOG_FORMAT") or None)
     sandbox = None
     try:
         if args.sandbox:
@@ -185,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
 
             sandbox = Sandbox.start()
         settings = load_settings()
+        configure_logging(settings.log_level, settings.log_format)
         check_variables(settings, args.transport)
         check_transport(settings, args.transport, args.host)
         server = create_server(settings, args.transport)

@@ -1,38 +1,12 @@
-"""What start-up checks, sets up and says: logging (chatty libraries held at WARNING), the variables nothing
-reads, the transport's own refusals, and the one line that says how the server runs."""
+"""What start-up checks and says: the variables nothing reads, the transport's own refusals, and the one line
+that says how the server runs. (Logging is set up by observability/logs.py.)"""
 
 import logging
-import sys
 
 from config import ConfigError, Settings
 from guard.policy import Policy
 
 log = logging.getLogger("aws_ops_mcp")
-
-CHATTY_LIBRARIES = (
-    "botocore",
-    "boto3",
-    "urllib3",
-    "s3transfer",
-    "mcp",
-    "sse_starlette",
-    "httpcore",
-    "httpcore2",
-    "httpx",
-    "httpx2",
-    "werkzeug",
-)
-"""At DEBUG these log request and response bodies, secret values included: never below WARNING."""
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, level=level.upper())
-    quiet_chatty_libraries()
-
-
-def quiet_chatty_libraries() -> None:
-    for name in CHATTY_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def check_variables(settings: Settings, transport: str) -> None:

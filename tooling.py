@@ -13,9 +13,9 @@ wherever a declared call can be destructive, and a description without the docst
 The gate tests read the same `ToolSpec`s, so a new tool needs no hand edit in them.
 
 Every call then runs inside `_invoke`, which (1) records who calls (the principal the transport verified,
-the MCP session the SDK validated), (2)
-turns every failure into a tool error with code, message and hint, never a traceback, and (3) writes
-one audit record.
+the MCP session the SDK validated), (2) applies the caller's rate limit, (3) turns every failure into a tool
+error with code, message and hint, never a traceback, (4) counts the call in the metrics and (5) writes one
+audit record.
 """
 
 import getpass
@@ -24,7 +24,7 @@ import logging
 import time
 import typing
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -44,6 +44,9 @@ from core.files import LocalFiles
 from core.invocation import ANONYMOUS, Invocation, Principal, SessionEnvironments, activate, deactivate
 from guard.audit import AuditLog, redact_params
 from guard.guard import Guard, InputRequired
+from guard.ratelimit import CallerLimits
+from observability.client_log import tell_client
+from observability.metrics import Metrics
 
 log = logging.getLogger("aws_ops_mcp")
 
@@ -75,6 +78,8 @@ class Runtime:
     audit: AuditLog
     environments: SessionEnvironments
     files: LocalFiles
+    metrics: Metrics
+    limits: CallerLimits
 
 
 @dataclass(frozen=True)
@@ -227,21 +232,28 @@ async def _invoke(
     )
     token = activate(invocation)
     started = time.perf_counter()
-    outcome = "ok"
-    try:
-        return await method(**arguments)
-    except InputRequired as pending:
-        outcome = "input_required"
-        return pending.result
-    except Exception as exc:
-        error = from_exception(exc)
-        if error.code == "internal_error":
-            log.exception("tool %s failed unexpectedly", name)
-        outcome = error.code
-        return error_result(error)
-    finally:
-        deactivate(token)
-        runtime.audit.write(**audit_record(invocation, outcome, time.perf_counter() - started))
+    with runtime.metrics.tool_call(name) as outcome:
+        try:
+            await runtime.limits.check(principal)
+            result = await method(**arguments)
+        except InputRequired as pending:
+            outcome[0] = "input_required"
+            result = pending.result
+        except Exception as exc:
+            error = from_exception(exc)
+            if error.code == "internal_error":
+                log.exception("tool %s failed unexpectedly", name)
+            outcome[0] = error.code
+            result = error_result(error)
+        finally:
+            deactivate(token)
+            record = audit_record(invocation, outcome[0], time.perf_counter() - started)
+            runtime.audit.write(**record)
+    if record.get("warning"):
+        await tell_client(ctx, "warning", f"{name}: {record['warning']}")
+    if outcome[0] == "internal_error":
+        await tell_client(ctx, "error", f"{name} failed on a server error; the server log has the details")
+    return result
 
 
 LOCAL_USER = Principal(f"local:{getpass.getuser()}", "stdio")
@@ -260,7 +272,12 @@ def principal_of_request(request: Any, transport: str) -> Principal:
     role is a viewer."""
     if transport == "stdio":
         return LOCAL_USER
-    user = request.scope.get("user") if request is not None and hasattr(request, "scope") else None
+    return principal_of_scope(getattr(request, "scope", None))
+
+
+def principal_of_scope(scope: Mapping[str, Any] | None) -> Principal:
+    """The caller the HTTP auth middleware put in an ASGI scope (`scope["user"]`), else anonymous."""
+    user = scope.get("user") if scope is not None else None
     if isinstance(user, AuthenticatedUser):
         claims = user.access_token.claims or {}
         return Principal(

@@ -33,6 +33,7 @@ from catalog.models import share_data_loader
 from config import ROLE_ARN_PATTERN, ConfigError, Settings, check_region
 from core.calls import ResolvedTarget, SessionEnvironment, Target
 from core.errors import CredentialsError, InvalidInput, NoCredentials, ProfileMissing, RoleNotAllowed, UnknownAccount
+from observability.metrics import Metrics
 
 DEFAULT_REGION = "us-east-1"
 CLIENT_CACHE_SIZE = 512
@@ -62,8 +63,11 @@ class AwsClients:
         settings: Settings,
         clock: Callable[[], datetime] | None = None,
         allowed_role_patterns: tuple[str, ...] = (),
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics()
+        """Cache hits and misses and AssumeRole calls are counted here; `on` hooks AWS calls in."""
         self.allowed_role_patterns = allowed_role_patterns
         """Patterns every assumed role must also match (the policy file's global allowed_role_arns)."""
         self._clock = clock or (lambda: datetime.now(tzlocal()))
@@ -157,6 +161,7 @@ class AwsClients:
         key = (target.source, target.role_arn, target.external_id, self.session_name(target))
         with self._lock:
             credentials = self._role_credentials.get(key)
+            self.metrics.cache_lookup("credentials", credentials is not None)
             if credentials is None:
                 credentials = DeferredRefreshableCredentials(
                     refresh_using=lambda: self._assume_role(source, target),
@@ -190,6 +195,7 @@ class AwsClients:
         key = (frozen.access_key, frozen.token, service, region)
         with self._lock:
             client = self._clients.get(key)
+            self.metrics.cache_lookup("client", client is not None)
             if client is not None:
                 self._clients.move_to_end(key)
                 return client
@@ -212,6 +218,7 @@ class AwsClients:
         frozen = self.frozen_credentials(target)
         with self._lock:
             cached = self._account_ids.get(frozen.access_key)
+        self.metrics.cache_lookup("account_id", cached is not None)
         if cached is None:
             cached = self._client_for(frozen, "sts", target.region).get_caller_identity()["Account"]
             with self._lock:
@@ -289,6 +296,7 @@ class AwsClients:
             request["SourceIdentity"] = target.session_name
         with self._lock:
             self.assume_role_calls += 1
+        self.metrics.assume_role_calls.inc()
         issued = sts.assume_role(**request)["Credentials"]
         return {
             "access_key": issued["AccessKeyId"],

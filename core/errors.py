@@ -18,6 +18,7 @@ this server's own snake_case code, except under `AwsError`, where it is AWS's er
     │   └── SsoTokenExpired     sso_token_expired
     ├── RoleNotAllowed          role_not_allowed        a role outside the allowed patterns; no STS call was made
     ├── PolicyDenied            policy_denied           the policy file refused the call
+    ├── RateLimited             rate_limited            too many tool calls by this caller; retry_after_seconds
     ├── ConfirmationRequired    confirmation_required   destructive: repeat with confirmation_token
     ├── ConfirmationRejected    confirmation_invalid    the token does not confirm this call
     ├── ConfirmationDeclined    confirmation_declined   the user said no
@@ -155,6 +156,13 @@ class RoleNotAllowed(OpsError):
 class PolicyDenied(OpsError):
     code = "policy_denied"
     hint = "the server's policy refuses this call; ask an operator to change the policy if it should be allowed"
+
+
+class RateLimited(OpsError):
+    """The caller made more tool calls in the last minute than its limit; `retry_after_seconds` says when."""
+
+    code = "rate_limited"
+    hint = "wait retry_after_seconds, then repeat the call; fewer, broader calls (filters, pagination) help"
 
 
 class ConfirmationRequired(OpsError):

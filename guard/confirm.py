@@ -23,6 +23,10 @@ class TokenRejected(Exception):
     """The token does not confirm this call; the message says why without echoing the token."""
 
 
+class TokenExpired(TokenRejected):
+    """The token was genuine but its lifetime is over."""
+
+
 def call_digest(call: AwsCall) -> str:
     body = json.dumps(
         [call.service, call.operation, call.params, call.target.source, call.target.role_arn, call.target.region],
@@ -87,5 +91,5 @@ class ConfirmationTokens:
         except ValueError:
             raise TokenRejected("the token is malformed") from None
         if claims.get("exp", 0) < self._clock():
-            raise TokenRejected("the token has expired; ask for a new one by repeating the call without it")
+            raise TokenExpired("the token has expired; ask for a new one by repeating the call without it")
         return claims

@@ -22,8 +22,9 @@ from core.clients import AwsClients
 from core.errors import ConfirmationDeclined, ConfirmationRejected, ConfirmationRequired, PolicyDenied
 from core.invocation import Invocation, current
 from guard.audit import redact_params
-from guard.confirm import ConfirmationTokens, TokenRejected
+from guard.confirm import ConfirmationTokens, TokenExpired, TokenRejected
 from guard.policy import Decision, Policy, PolicyError
+from observability.metrics import Metrics
 
 INPUT_REQUIRED_VERSION = "2026-07-28"
 CONFIRM_KEY = "confirm_destructive"
@@ -44,12 +45,18 @@ class DestructiveConfirmation(BaseModel):
 
 class Guard:
     def __init__(
-        self, policy: Policy, tokens: ConfirmationTokens, clients: AwsClients, auto_approve: bool = False
+        self,
+        policy: Policy,
+        tokens: ConfirmationTokens,
+        clients: AwsClients,
+        auto_approve: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         self.policy = policy
         self.tokens = tokens
         self.clients = clients
         self.auto_approve = auto_approve
+        self.metrics = metrics or clients.metrics
         self._alias_accounts: dict[str, str] = {}
         self._check_section_names()
 
@@ -137,6 +144,7 @@ class Guard:
             }
         )
         if not decision.allowed:
+            self.metrics.policy_denial(decision.rule)
             raise PolicyDenied(
                 f"{call.service}:{call.operation} ({op_class.value}) refused by policy {self.policy.source}: "
                 f"{decision.rule}",
@@ -148,7 +156,12 @@ class Guard:
         """Get the user's go-ahead for a destructive call that `check` allowed, or raise."""
         invocation = current()
         record = invocation.calls[-1]
-        record["confirmation"] = await self._confirm(call, invocation, record)
+        try:
+            record["confirmation"] = await self._confirm(call, invocation, record)
+        except ConfirmationDeclined:
+            self.metrics.confirmation("declined")
+            raise
+        self.metrics.confirmation("auto_approved" if record["confirmation"] == "auto" else "used")
 
     async def _confirm(self, call: AwsCall, invocation: Invocation, record: dict[str, Any]) -> str:
         if self.auto_approves(invocation):
@@ -169,10 +182,12 @@ class Guard:
                 except (MCPError, ValueError):
                     pass
                 else:
+                    self.metrics.confirmation("issued")
                     confirmed = getattr(getattr(result, "data", None), "confirm", False)
                     return _elicitation_outcome(result.action, confirmed, record)
         issued = self.tokens.issue(call, _holder(invocation))
         record["confirmation"] = "asked"
+        self.metrics.confirmation("issued")
         raise ConfirmationRequired(
             f"confirmation required: {summary}",
             confirmation_token=issued.token,
@@ -188,6 +203,7 @@ class Guard:
         if answer is None:
             issued = self.tokens.issue(call, _holder(invocation))
             record["confirmation"] = "asked"
+            self.metrics.confirmation("issued")
             request = ElicitRequest(
                 params=ElicitRequestFormParams(
                     message=message, requested_schema=render_elicitation_schema(DestructiveConfirmation)
@@ -203,6 +219,7 @@ class Guard:
         try:
             self.tokens.redeem(token, call, _holder(invocation))
         except TokenRejected as exc:
+            self.metrics.confirmation("expired" if isinstance(exc, TokenExpired) else "rejected")
             raise ConfirmationRejected(f"confirmation token refused: {exc}") from None
 
     @staticmethod

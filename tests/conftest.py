@@ -18,9 +18,9 @@ import uvicorn
 from config import Settings, load_settings
 from generic.tools import GenericTools
 from http_app import build_http_app
+from observability.logs import quiet_chatty_libraries
 from sandbox import DEFAULT_ACCOUNT, PROD_ACCOUNT, STAGING_ACCOUNT, assume, free_port, start_moto
 from server import OpsServer, create_server
-from startup import quiet_chatty_libraries
 
 ACCESS_KEY = "AKIATESTSESSIONKEY01"
 SECRET_KEY = "test-secret-access-key-7f3a9c"

@@ -65,3 +65,25 @@ def hint(tool, name: str) -> bool:
     """A tool's hint as a client reads it: the listed value, or the specification's default."""
     value = getattr(tool.annotations, name, None) if tool.annotations is not None else None
     return MCP_DEFAULT_HINTS[name] if value is None else value
+
+
+def scrape(url: str, headers: dict[str, str] | None = None) -> dict[tuple[str, frozenset], float]:
+    """GET a Prometheus text exposition: every sample by (name, labels)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode()
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def sample(samples: dict[tuple[str, frozenset], float], name: str, **labels: str) -> float:
+    """One sample's value (0 when the series does not exist yet)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)

@@ -137,6 +137,7 @@ def test_image_holds_no_credentials_and_ships_a_prebuilt_search_index():
         ("server.py", False),
         ("requirements.txt", False),
         ("policy.yaml", False),
+        ("pyproject.toml", False),  # the version serverInfo reports
         ("services/base.py", False),
     ],
 )
@@ -147,7 +148,7 @@ def test_build_context_leaves_out_secrets_tests_and_local_state(path, ignored):
 def test_image_holds_every_runtime_module_and_nothing_else(tmp_path):
     app = stage_image_files(tmp_path)
     staged = {p.relative_to(app).as_posix() for p in app.rglob("*") if p.is_file()}
-    expected = {p.relative_to(ROOT).as_posix() for p in runtime_sources()} | {"policy.yaml"}
+    expected = {p.relative_to(ROOT).as_posix() for p in runtime_sources()} | {"policy.yaml", "pyproject.toml"}
     assert staged == expected
     assert not {p.split("/")[0] for p in staged} & {"tests", "bench"}
 
