@@ -9,7 +9,6 @@ import urllib.request
 import pytest
 from mcp_types import ElicitResult
 
-import http_app
 from guard.confirm import ConfirmationTokens
 from observability.metrics import rule_key
 from sandbox import free_port
@@ -126,22 +125,15 @@ def get(url: str, headers: dict[str, str] | None = None) -> int:
         return error.code
 
 
-async def test_metrics_on_the_main_port_need_a_token_and_the_admin_role(make_settings, monkeypatch):
+async def test_metrics_on_the_main_port_need_a_token_and_the_admin_role(make_settings):
     with serve(make_settings(MCP_AUTH_TOKEN=TOKEN)) as running:
         url = f"{running.url}/metrics"
         assert get(url) == 401
         assert get(url, {"Authorization": "Bearer wrong"}) == 401
         admin = {"Authorization": f"Bearer {TOKEN}"}
         assert sample(scrape(url, admin), "aws_mcp_tool_calls_in_flight") == 0
-
-        verify = http_app.StaticTokenVerifier.verify_token
-
-        async def as_viewer(self, token):
-            verified = await verify(self, token)
-            return verified.model_copy(update={"claims": {**verified.claims, "role": "viewer"}}) if verified else None
-
-        monkeypatch.setattr(http_app.StaticTokenVerifier, "verify_token", as_viewer)
-        assert get(url, admin) == 403
+    with serve(make_settings(MCP_AUTH_TOKEN=TOKEN, AWS_MCP_STATIC_TOKEN_ROLE="viewer")) as running:
+        assert get(f"{running.url}/metrics", {"Authorization": f"Bearer {TOKEN}"}) == 403
 
 
 async def test_the_metrics_port_serves_without_a_token_where_the_server_binds_and_stops_with_it(make_settings):

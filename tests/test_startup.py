@@ -2,6 +2,7 @@
 look like (a look-alike of a setting that restricts the server stops it), the sandbox's banner only once the port
 is bound, and a Makefile that checks the Python it is given and leaves no half-made virtualenv behind."""
 
+import json
 import re
 import shutil
 import socket
@@ -102,8 +103,25 @@ def test_a_look_alike_of_a_setting_that_restricts_the_server_says_what_would_loo
 # --- the start-up line -----------------------------------------------------------------------------------
 
 
+def log_events(stderr: str) -> list[tuple[str, str, str]]:
+    """(level, event, the line itself) of each JSON log line (the format when stderr is not a terminal)."""
+    events = []
+    for line in stderr.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "event" in record:
+            events.append((record.get("level", ""), str(record["event"]), line))
+    return events
+
+
 def startup_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("INFO:aws_ops_mcp:serving ")]
+    return [line for level, event, line in log_events(stderr) if level == "info" and event.startswith("serving ")]
+
+
+def warned(stderr: str, pattern: str) -> bool:
+    return any(level == "warning" and re.search(pattern, event) for level, event, _ in log_events(stderr))
 
 
 def test_stdio_start_up_says_in_one_line_how_the_server_runs(tmp_path, operation_index_dir):
@@ -181,9 +199,9 @@ def test_a_misspelled_variable_is_warned_about_and_start_up_goes_on(operation_in
     environment = {"AWS_MCP_CACHE_DIR": str(operation_index_dir), "AWS_MCP_LOGLEVEL": "DEBUG"}
     result = run_server("--transport", "stdio", env=environment | {"MCP_AUTH_TOKN": "x"})
     assert result.returncode == 0, result.stderr
-    assert re.search(r"WARNING.*AWS_MCP_LOGLEVEL.*did you mean AWS_MCP_LOG_LEVEL\?", result.stderr)
+    assert warned(result.stderr, r"AWS_MCP_LOGLEVEL.*did you mean AWS_MCP_LOG_LEVEL\?")
     # over stdio no token is asked for anyway: a look-alike of MCP_AUTH_TOKEN loosens nothing there
-    assert re.search(r"WARNING.*MCP_AUTH_TOKN.*did you mean MCP_AUTH_TOKEN\?", result.stderr)
+    assert warned(result.stderr, r"MCP_AUTH_TOKN.*did you mean MCP_AUTH_TOKEN\?")
     assert startup_lines(result.stderr)
 
 
