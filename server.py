@@ -35,6 +35,26 @@ INSTRUCTIONS = (
     "Operate AWS across accounts. Every tool takes account (an alias from list_accounts), profile, "
     "role_arn and region. Destructive calls need confirmation: repeat them with confirmation_token."
 )
+
+
+def instructions(files: LocalFiles) -> str:
+    """INSTRUCTIONS and what the model needs to know about local files: the root and its limits, or that there are
+    none."""
+    if files.root is None:
+        local = (
+            'Local files are off: {"$path": ...} values and local paths in s3 cp are refused; pass content inline '
+            "(blobs as base64)."
+        )
+    else:
+        local = (
+            f'Local files: {files.root} is the files root. {{"$path": ...}} values and s3 cp local paths name '
+            "files or folders in it, relative to it or absolute inside it (no .., no ~, no symlinks leading out); "
+            f"only regular files and folders, at most {files.max_bytes:,} bytes a file or zipped folder; s3 cp "
+            "downloads are written there."
+        )
+    return f"{INSTRUCTIONS} {local}"
+
+
 PROVIDERS: tuple[type, ...] = (*MANAGERS, GenericTools)
 """Every class that declares tools, in the order tools/list shows them."""
 
@@ -80,7 +100,7 @@ class App:
 
 class OpsServer(MCPServer):
     def __init__(self, app: App) -> None:
-        super().__init__("aws-ops-mcp", instructions=INSTRUCTIONS, log_level=app.settings.log_level)
+        super().__init__("aws-ops-mcp", instructions=instructions(app.runtime.files), log_level=app.settings.log_level)
         self.app = app
         self.tool_specs: list[ToolSpec] = register(self, app.providers, app.runtime)
         self._listed: list[MCPTool] | None = None

@@ -1,6 +1,8 @@
 """Small helpers the tests share."""
 
+import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +40,11 @@ def audit_records(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def release(fifo: Path) -> None:
+    """Open the other end of a named pipe, so a thread blocked opening it (a regression) gets going again and
+    the suite ends instead of hanging on it."""
+    for flags in (os.O_WRONLY | os.O_NONBLOCK, os.O_RDONLY | os.O_NONBLOCK):
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, flags))
