@@ -9,9 +9,11 @@ is the SDK's, on the MCP routes.
 
 import re
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -29,10 +31,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from auth import Authenticator, Rejected
 from config import ConfigError, Settings, is_loopback
 from guard.ratelimit import ClientLimits
+from observability.logs import get_logger
+from startup import startup_line
 from tooling import principal_of_scope
 from web.flood import ClientFlood
 from web.metrics import MetricsPort, metrics_endpoint
 from web.requests import RequestLog
+
+if TYPE_CHECKING:
+    from sandbox import Sandbox
+
+log = get_logger("aws_ops_mcp")
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 WELL_KNOWN = "/.well-known/"
@@ -302,3 +311,27 @@ def serve(app: Starlette, listener: socket.socket, on_listening: Callable[[], No
         access_log=False,  # RequestLog (web/requests.py) writes one line per request itself
     )
     AnnouncingServer(config, on_listening).run(sockets=[listener])
+
+
+def serve_http(server: Any, host: str, port: int, sandbox: "Sandbox | None" = None) -> int:
+    """Bind the port first, so a busy one stops start-up before anything says the server is up; then serve, and
+    say so (and print the sandbox's connection help) once uvicorn listens."""
+    settings = server.app.settings
+    try:
+        listener = listen(host, port)
+    except OSError as exc:
+        print(
+            f"aws-ops-mcp: cannot listen on {address(host, port)}: {exc.strerror or exc}. "
+            "Stop what holds the port, or pick another with --port.",
+            file=sys.stderr,
+        )
+        return 1
+
+    def listening() -> None:
+        serving = f"http://{address(host, port)}/mcp (SSE http://{address(host, port)}/sse)"
+        log.info(startup_line(settings, server.app.guard.policy, serving, auth_mode(settings, host)))
+        if sandbox is not None:
+            sandbox.print_connection_help(host, port, settings.auth_token)
+
+    serve(build_http_app(server, settings, host), listener, listening)
+    return 0

@@ -39,7 +39,7 @@ from startup import check_transport, check_variables, startup_line
 from tooling import Runtime, ToolSpec, principal_of_request, register, usable_by
 
 if TYPE_CHECKING:
-    from sandbox import Sandbox
+    pass
 
 log = get_logger("aws_ops_mcp")
 P = TypeVar("P")
@@ -49,6 +49,26 @@ INSTRUCTIONS = (
     "profile (an AWS profile), role_arn (a role to assume) and region; without one they use the server's default "
     "credentials and region. Destructive calls need confirmation: repeat them with confirmation_token."
 )
+
+
+def instructions(files: LocalFiles) -> str:
+    """INSTRUCTIONS and what the model needs to know about local files: the root and its limits, or that there are
+    none."""
+    if files.root is None:
+        local = (
+            'Local files are off: {"$path": ...} values and local paths in s3 cp are refused; pass content inline '
+            "(blobs as base64)."
+        )
+    else:
+        local = (
+            f'Local files: {files.root} is the files root. {{"$path": ...}} values and s3 cp local paths name '
+            "files or folders in it, relative to it or absolute inside it (no .., no ~, no symlinks leading out); "
+            f"only regular files and folders, at most {files.max_bytes:,} bytes a file or zipped folder; s3 cp "
+            "downloads are written there."
+        )
+    return f"{INSTRUCTIONS} {local}"
+
+
 PROVIDERS: tuple[type, ...] = (*MANAGERS, GenericTools)
 """Every class that declares tools, in the order tools/list shows them."""
 UNSERVED_METHODS = ("prompts/list", "prompts/get", "resources/list", "resources/templates/list", "resources/read")
@@ -85,7 +105,7 @@ class OpsServer(MCPServer):
         super().__init__(
             "aws-ops-mcp",
             version=package_version(),
-            instructions=INSTRUCTIONS,
+            instructions=instructions(app.runtime.files),
             log_level=app.settings.log_level,
             lifespan=self._started,
             subscriptions=False,  # tools/list never changes while a client is connected: nothing to listen to
@@ -173,32 +193,6 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def serve_http(server: OpsServer, host: str, port: int, sandbox: "Sandbox | None" = None) -> int:
-    """Bind the port first, so a busy one stops start-up before anything says the server is up; then serve, and
-    say so (and print the sandbox's connection help) once uvicorn listens."""
-    from http_app import address, auth_mode, build_http_app, listen, serve
-
-    settings = server.app.settings
-    try:
-        listener = listen(host, port)
-    except OSError as exc:
-        print(
-            f"aws-ops-mcp: cannot listen on {address(host, port)}: {exc.strerror or exc}. "
-            "Stop what holds the port, or pick another with --port.",
-            file=sys.stderr,
-        )
-        return 1
-
-    def listening() -> None:
-        serving = f"http://{address(host, port)}/mcp (SSE http://{address(host, port)}/sse)"
-        log.info(startup_line(settings, server.app.guard.policy, serving, auth_mode(settings, host)))
-        if sandbox is not None:
-            sandbox.print_connection_help(host, port, settings.auth_token)
-
-    serve(build_http_app(server, settings, host), listener, listening)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     # From the process environment first (the sandbox and settings errors log); again once .env is read.
@@ -227,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         server.run("stdio")
         return 0
+    from http_app import serve_http
+
     return serve_http(server, args.host, args.port, sandbox)
 
 

@@ -7,7 +7,8 @@ this server's own snake_case code, except under `AwsError`, where it is AWS's er
     OpsError                    error
     ├── InvalidInput            invalid_input           the arguments are wrong; the message names the field
     │   ├── UnknownOperation    unknown_operation       no such service or operation (suggestions in the message)
-    │   ├── LocalFileRefused    local_file_refused      a {"$path"} outside AWS_MCP_FILES_ROOT, too big, not a file
+    │   ├── LocalFileRefused    local_file_refused      a {"$path"} outside AWS_MCP_FILES_ROOT, too big, not a
+    │   │                                               regular file (FIFO, socket, device) or hard-linked
     │   ├── CommandRefused      command_refused         an AWS CLI line that is not one plain command
     │   └── NotARead            not_a_read              a write sent to the read-only command tool
     ├── NotFound                not_found               a name this server looked up found nothing
@@ -108,7 +109,7 @@ class UnknownOperation(InvalidInput):
 
 class LocalFileRefused(InvalidInput):
     code = "local_file_refused"
-    hint = 'give a path relative to AWS_MCP_FILES_ROOT, e.g. {"$path": "build/app.zip"}'
+    hint = 'give a path under AWS_MCP_FILES_ROOT, relative to it or absolute, e.g. {"$path": "build/app.zip"}'
 
 
 class CommandRefused(InvalidInput):

@@ -1,17 +1,25 @@
 """Local files under AWS_MCP_FILES_ROOT: the only place a `{"$path": ...}` value may come from.
 
-Paths are given relative to the root. Refused: any path when no root is configured, absolute
-paths, `..` components, `~`, and anything whose real location (symlinks followed) lies outside
-the root. The check is repeated on the open file descriptor (`/proc/self/fd`), so a symlink
-swapped in between the check and the open cannot lead out. Messages quote the path as typed,
-never file content.
+Paths are relative to the root, or absolute and inside it. Refused: any path when no root is
+configured, `..` components, `~`, and anything whose real location (symlinks followed) lies
+outside the root. The check is repeated on the open file descriptor (`/proc/self/fd`), so a
+symlink swapped in between the check and the open cannot lead out. Messages quote the path as
+typed, never file content.
+
+Only regular files and folders are used. FIFOs, sockets and devices are refused by name before
+they are opened, and again on the open descriptor (`fstat`), which is opened non-blocking: a
+FIFO can never hold a worker thread. A folder walk (`files_under`, so folder uploads and zips)
+that meets one refuses the whole folder, naming it, rather than skip it unseen; `s3 cp
+--exclude` can leave it out. Regular files with more than one hard link are refused too, for
+reading and writing alike: a hard link cannot be told apart from its twin outside the root.
 """
 
+import contextlib
 import io
 import os
 import stat
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -19,6 +27,13 @@ from core.errors import LocalFileRefused
 
 _PROC_FD = Path("/proc/self/fd")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_OPEN_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_SPECIAL_KINDS = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,7 @@ class LocalFile:
     relative: str
     path: Path
     size: int
+    mode: int
 
 
 class LocalFiles:
@@ -50,13 +66,13 @@ class LocalFiles:
             raise LocalFileRefused(f"local file {path!r}: not a path")
         if path.startswith("~"):
             raise LocalFileRefused(f"local file {path!r}: ~ is not expanded")
-        if os.path.isabs(path) or PurePosixPath(path).is_absolute():
-            raise LocalFileRefused(f"local file {path!r}: absolute paths are not accepted")
         if ".." in PurePosixPath(path).parts or ".." in Path(path).parts:
             raise LocalFileRefused(f"local file {path!r}: '..' is not accepted")
-        resolved = (self.root / path).resolve()
+        absolute = os.path.isabs(path)
+        resolved = (Path(path) if absolute else self.root / path).resolve()
         if not resolved.is_relative_to(self.root):
-            raise LocalFileRefused(f"local file {path!r} leads outside the files root (through a symlink)")
+            how = "is outside the files root" if absolute else "leads outside the files root (through a symlink)"
+            raise LocalFileRefused(f"local file {path!r} {how}")
         return resolved
 
     def relative(self, absolute: str) -> str:
@@ -68,13 +84,7 @@ class LocalFiles:
         return self.resolve(path).is_dir()
 
     def read(self, path: str) -> bytes:
-        resolved = self.resolve(path)
-        fd = self._open(path, resolved, os.O_RDONLY)
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            os.close(fd)
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise LocalFileRefused(f"local path {path!r} is {kind}, not a file")
+        fd, info = self._open(path, self.resolve(path), os.O_RDONLY)
         with os.fdopen(fd, "rb") as handle:
             self._check_size(path, info.st_size)
             data = handle.read(self.max_bytes + 1)
@@ -89,66 +99,103 @@ class LocalFiles:
                 f"local file {path!r} is not UTF-8 text", hint="this member takes text; binary files fit blob members"
             ) from None
 
-    def files_under(self, path: str) -> Iterator[LocalFile]:
-        """Every regular file below the folder `path`, sorted; symlinks are followed only within the root."""
+    def files_under(self, path: str, include: Callable[[str], bool] = lambda relative: True) -> Iterator[LocalFile]:
+        """Every regular file below the folder `path` that `include` keeps (given its folder-relative name),
+        sorted; symlinks are followed only within the root. A special or hard-linked file refuses the walk."""
         folder = self.resolve(path)
         if not folder.is_dir():
             raise LocalFileRefused(f"local path {path!r} is not a folder")
-        base = path.rstrip("/")
         for directory, subdirectories, names in os.walk(folder):
             subdirectories.sort()
             for name in sorted(names):
                 inside = Path(directory, name).relative_to(folder).as_posix()
-                relative = f"{base}/{inside}" if base not in ("", ".") else inside
-                resolved = self.resolve(relative)
-                if resolved.is_file():
-                    yield LocalFile(inside, resolved, resolved.stat().st_size)
+                if include(inside):
+                    file = self._walked(_join(path, inside), inside)
+                    if file is not None:
+                        yield file
 
     def zip_folder(self, path: str) -> bytes:
         """The folder as a zip (Lambda deployment packages), file modes kept, timestamps fixed."""
         buffer = io.BytesIO()
         total = 0
-        base = path.rstrip("/")
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for file in self.files_under(path):
                 total += file.size
                 self._check_size(path, total)
                 info = zipfile.ZipInfo(file.relative, date_time=_ZIP_EPOCH)
-                info.external_attr = (file.path.stat().st_mode & 0o777 | stat.S_IFREG) << 16
+                info.external_attr = (file.mode & 0o777 | stat.S_IFREG) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, self.read(f"{base}/{file.relative}" if base not in ("", ".") else file.relative))
+                archive.writestr(info, self.read(_join(path, file.relative)))
         data = buffer.getvalue()
         self._check_size(path, len(data))
         return data
 
     def write(self, path: str, chunks: Iterator[bytes]) -> int:
-        """Write a new or replaced file under the root; never through a symlink. Returns the size."""
+        """Write a new or replaced file under the root; never through a symlink or onto a special or hard-linked
+        file (it is truncated only once it has passed those checks). Returns the size."""
         resolved = self.resolve(path)
         resolved.parent.mkdir(parents=True, exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-        fd = self._open(path, resolved, flags)
+        fd, _ = self._open(path, resolved, os.O_WRONLY | os.O_CREAT)
         written = 0
         with os.fdopen(fd, "wb") as handle:
+            handle.truncate(0)
             for chunk in chunks:
                 written += len(chunk)
                 self._check_size(path, written)
                 handle.write(chunk)
         return written
 
-    def _open(self, path: str, resolved: Path, flags: int) -> int:
+    def _walked(self, relative: str, inside: str) -> LocalFile | None:
+        """The walk's entry `relative` as a LocalFile; None when it vanished (or is a dangling symlink)."""
+        resolved = self.resolve(relative)
         try:
-            fd = os.open(resolved, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+            info = os.stat(resolved)
+        except FileNotFoundError:
+            return None
+        self._check_regular(relative, info)
+        return LocalFile(inside, resolved, info.st_size, info.st_mode)
+
+    def _open(self, path: str, resolved: Path, flags: int) -> tuple[int, os.stat_result]:
+        """A descriptor on the regular file `resolved`, opened non-blocking (a FIFO cannot hang it), with its
+        fstat; the checks run on the path first, for a clear message, and again on the descriptor."""
+        with contextlib.suppress(FileNotFoundError):
+            self._check_regular(path, os.stat(resolved))
+        try:
+            fd = os.open(resolved, flags | _OPEN_FLAGS, 0o644)
         except FileNotFoundError:
             raise LocalFileRefused(f"local file {path!r} does not exist under the files root") from None
-        except IsADirectoryError:
-            raise LocalFileRefused(f"local path {path!r} is a folder, not a file") from None
         except OSError as error:
             raise LocalFileRefused(f"local file {path!r} cannot be opened: {error.strerror}") from None
+        try:
+            self._check_inside(path, fd)
+            info = os.fstat(fd)
+            self._check_regular(path, info)
+        except LocalFileRefused:
+            os.close(fd)
+            raise
+        return fd, info
+
+    def _check_inside(self, path: str, fd: int) -> None:
         opened = self._real_path(fd)
         if opened is not None and self.root is not None and not opened.is_relative_to(self.root):
-            os.close(fd)
             raise LocalFileRefused(f"local file {path!r} leads outside the files root (through a symlink)")
-        return fd
+
+    @staticmethod
+    def _check_regular(path: str, info: os.stat_result) -> None:
+        if stat.S_ISDIR(info.st_mode):
+            raise LocalFileRefused(f"local path {path!r} is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            kind = _SPECIAL_KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+            raise LocalFileRefused(
+                f"local path {path!r} is {kind}: only regular files and folders are used",
+                hint="copy the content into a regular file; in a folder, move it out or leave it out (s3 cp --exclude)",
+            )
+        if info.st_nlink > 1:
+            raise LocalFileRefused(
+                f"local file {path!r} has {info.st_nlink} hard links: it cannot be told apart from a file outside "
+                "the files root",
+                hint="put a copy of the file under the files root (cp, not ln)",
+            )
 
     @staticmethod
     def _real_path(fd: int) -> Path | None:
@@ -163,3 +210,9 @@ class LocalFiles:
                 f"local path {path!r} is larger than the limit of {self.max_bytes} bytes",
                 hint="an operator can raise AWS_MCP_MAX_FILE_BYTES",
             )
+
+
+def _join(folder: str, relative: str) -> str:
+    """`relative` inside the folder as the caller named it (root-relative or absolute)."""
+    base = folder.rstrip("/")
+    return f"{base}/{relative}" if base not in ("", ".") else relative

@@ -1,16 +1,24 @@
 """The high-level `aws s3` commands (ls, cp, mb, rb, rm) as S3 API calls, each through the guard.
 
 `catalog.cli` turns the command line into an `S3Transfer`; this module plans the API calls it
-stands for and runs them one by one through `GenericApi.run`, so every object written, read or
+stands for and runs them one by one through `GenericApi.call`, so every object written, read or
 deleted is its own guarded, audited call. Local paths are inside AWS_MCP_FILES_ROOT (checked by
-the parser and again when a file is opened). A recursive delete is one DeleteObjects call of up
-to 1,000 keys, so it needs one confirmation; more keys take another run of the same command.
+the parser and again when a file is opened).
+
+Listings are read raw, page by page (`GenericApi.call`, before any output cap), so counts and the
+objects processed cover everything that matched; only what the result shows is cut to
+AWS_MCP_MAX_OUTPUT_BYTES, and the result then says how much it lists. `cp --recursive` copies
+every match. A recursive delete is one DeleteObjects call of up to 1,000 keys, so it needs one
+confirmation; the result says how many matches are left, and the same command deletes the next ones.
 """
 
 import fnmatch
 import mimetypes
 import posixpath
-from dataclasses import dataclass
+import shlex
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.client import BaseClient
@@ -20,13 +28,19 @@ from core.calls import AwsCall, ResolvedTarget
 from core.errors import CommandRefused, InvalidInput
 from core.executor import AwsExecutor
 from core.files import LocalFiles
+from core.output import fit
 from core.payload import path_reference
-from generic.api import ApiResult, GenericApi, Pagination, Request
+from generic.api import ApiResult, GenericApi, Pagination, Request, Response
 from guard.guard import Guard
 
 MAX_OBJECTS = 1_000
-"""Objects one cp or rm command handles; narrow the prefix or filters beyond that."""
+"""Keys one `rm --recursive` deletes (one DeleteObjects call, one confirmation); files one folder upload takes."""
 LS_MAX_ITEMS = 1_000
+"""Entries `ls` keeps to show (what fits the output cap is shown); --summarize counts every object."""
+MAX_LISTED = 1_000
+"""Steps a cp result or a dry run keeps to show; `count` covers them all."""
+PAGE_SIZE = 1_000
+"""Keys one ListObjectsV2 call (one guarded call) reads."""
 
 _OBJECT_OPTIONS = {
     "acl": "ACL",
@@ -69,6 +83,37 @@ class Copy:
         return {"action": self.kind, "from": _text(self.source), "to": _text(self.destination)}
 
 
+@dataclass
+class _Listing:
+    """What `s3 ls` shows: the first LS_MAX_ITEMS entries, and counts over every object read."""
+
+    prefixes: list[str] = field(default_factory=list)
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    total_objects: int = 0
+    total_size: int = 0
+    unshown: bool = False
+    """Entries were read and not kept, or pages were left unread."""
+
+    @property
+    def full(self) -> bool:
+        return len(self.prefixes) + len(self.objects) >= LS_MAX_ITEMS
+
+    def add(self, page: dict[str, Any]) -> None:
+        for prefix in page.get("CommonPrefixes", []):
+            self._keep(self.prefixes, prefix["Prefix"])
+        for item in page.get("Contents", []):
+            self.total_objects += 1
+            self.total_size += item.get("Size") or 0
+            entry = {"key": item["Key"], "size": item.get("Size"), "last_modified": item.get("LastModified")}
+            self._keep(self.objects, entry)
+
+    def _keep(self, entries: list[Any], entry: Any) -> None:
+        if self.full:
+            self.unshown = True
+        else:
+            entries.append(entry)
+
+
 class S3Transfers:
     def __init__(self, api: GenericApi, executor: AwsExecutor, guard: Guard, files: LocalFiles) -> None:
         self.api = api
@@ -91,27 +136,35 @@ class S3Transfers:
         _refuse_options("ls", args)
         if location is None:
             listed = await self._call(target, "ListBuckets", {})
-            buckets = [{"name": b["Name"], "created": b.get("CreationDate")} for b in listed.result.get("Buckets", [])]
-            return _result(listed, {"buckets": buckets})
+            buckets = [{"name": b["Name"], "created": b.get("CreationDate")} for b in listed.data.get("Buckets", [])]
+            return self._result(listed.call, {"buckets": buckets})
         params = {"Bucket": location["bucket"], "Prefix": location["key"]}
         if not recursive:
             params["Delimiter"] = "/"
-        listed = await self._call(target, "ListObjectsV2", params, Pagination(LS_MAX_ITEMS))
-        objects = [
-            {"key": o["Key"], "size": o.get("Size"), "last_modified": o.get("LastModified")}
-            for o in listed.result.get("Contents", [])
-        ]
-        shown: dict[str, Any] = {
-            "bucket": location["bucket"],
-            "prefixes": [p["Prefix"] for p in listed.result.get("CommonPrefixes", [])],
-            "objects": objects,
-        }
+        listing, last = await self._listing(target, params, every_page=summarize)
+        shown: dict[str, Any] = {"bucket": location["bucket"], "prefixes": listing.prefixes, "objects": listing.objects}
         if summarize:
-            shown["total_objects"] = len(objects)
-            shown["total_size"] = sum(o["size"] or 0 for o in objects)
-        if listed.next_token:
-            shown["more"] = f"more than {LS_MAX_ITEMS} entries: list a longer prefix, or use s3api list-objects-v2"
-        return _result(listed, shown)
+            shown["total_objects"] = listing.total_objects
+            shown["total_size"] = listing.total_size
+        result = self._result(last, shown)
+        if listing.unshown or result.truncation is not None:
+            result.result.update(_ls_continuation(params, result.result.get("objects", []), listing, summarize))
+        return result
+
+    async def _listing(
+        self, target: ResolvedTarget, params: dict[str, Any], every_page: bool
+    ) -> tuple[_Listing, AwsCall]:
+        """The entries `ls` keeps, reading every page when `every_page` (to count), else until it has enough."""
+        listing, last = _Listing(), None
+        async with aclosing(self._pages(target, params)) as pages:
+            async for page in pages:
+                listing.add(page.data)
+                last = page.call
+                if listing.full and not every_page:
+                    listing.unshown = listing.unshown or page.next_token is not None
+                    break
+        assert last is not None
+        return listing, last
 
     async def _mb(self, target: ResolvedTarget, args: dict[str, Any]) -> ApiResult:
         bucket = args.pop("location")["bucket"]
@@ -123,7 +176,7 @@ class S3Transfers:
         created = await self._call(target, "CreateBucket", params)
         if tags:
             await self._call(target, "PutBucketTagging", {"Bucket": bucket, "Tagging": {"TagSet": _tag_set(tags)}})
-        return _result(created, {"created": f"s3://{bucket}", "region": target.region})
+        return self._result(created.call, {"created": f"s3://{bucket}", "region": target.region})
 
     async def _rb(self, target: ResolvedTarget, args: dict[str, Any]) -> ApiResult:
         bucket = args.pop("location")["bucket"]
@@ -131,13 +184,13 @@ class S3Transfers:
         _refuse_options("rb", args)
         if force:
             probe = await self._call(target, "ListObjectsV2", {"Bucket": bucket, "MaxKeys": 1})
-            if probe.result.get("KeyCount"):
+            if probe.data.get("KeyCount"):
                 raise CommandRefused(
                     f"s3://{bucket} is not empty; --force would delete every object in it unseen",
                     hint=f"run `s3 rm s3://{bucket} --recursive` first (one confirmed delete per 1,000 objects)",
                 )
         removed = await self._call(target, "DeleteBucket", {"Bucket": bucket})
-        return _result(removed, {"removed": f"s3://{bucket}"})
+        return self._result(removed.call, {"removed": f"s3://{bucket}"})
 
     # --- rm --------------------------------------------------------------------------------------
 
@@ -150,29 +203,24 @@ class S3Transfers:
         bucket = location["bucket"]
         if not recursive:
             if dryrun:
-                return _plan("DeleteObject", target, [{"action": "delete", "from": f"s3://{bucket}/{location['key']}"}])
+                steps = [{"action": "delete", "from": f"s3://{bucket}/{location['key']}"}]
+                return self._plan("DeleteObject", target, steps, 1)
             deleted = await self._call(target, "DeleteObject", {"Bucket": bucket, "Key": location["key"]})
-            return _result(deleted, {"deleted": [f"s3://{bucket}/{location['key']}"]})
+            return self._result(deleted.call, {"deleted": [f"s3://{bucket}/{location['key']}"]})
         prefix = _folder(location["key"])
-        listing, more = await self._list_keys(target, bucket, prefix, filters)
+        keys, matched = [], 0
+        async for key, _ in self._matching(target, bucket, prefix, filters):
+            matched += 1
+            if len(keys) < MAX_OBJECTS:
+                keys.append(key)
         if dryrun:
-            steps = [{"action": "delete", "from": f"s3://{bucket}/{key}"} for key, _ in listing]
-            return _plan("DeleteObjects", target, steps, more)
-        if not listing:
-            return await self._nothing(target, "DeleteObjects", f"no objects under s3://{bucket}/{prefix}")
-        keys = [key for key, _ in listing]
-        sample = ", ".join(keys[:3]) + (", …" if len(keys) > 3 else "")
-        summary = f"delete {len(keys)} objects under s3://{bucket}/{prefix} ({sample})"
-        params = {"Bucket": bucket, "Delete": {"Objects": [{"Key": key} for key in keys], "Quiet": True}}
-        deleted = await self._call(target, "DeleteObjects", params, summary=summary)
-        errors = deleted.result.get("Errors", [])
-        failed = {error.get("Key") for error in errors}
-        shown: dict[str, Any] = {"deleted": len([k for k in keys if k not in failed]), "errors": errors}
-        if more:
-            shown["more"] = (
-                f"more than {MAX_OBJECTS} objects matched: run the same command again to delete the next ones"
-            )
-        return _result(deleted, shown)
+            steps = [{"action": "delete", "from": f"s3://{bucket}/{key}"} for key in keys]
+            return self._plan("DeleteObjects", target, steps, len(keys), matched)
+        if not keys:
+            return self._nothing(target, "DeleteObjects", f"no objects under s3://{bucket}/{prefix}")
+        summary = _delete_summary(bucket, prefix, keys, matched)
+        deleted = await self._call(target, "DeleteObjects", _delete_params(bucket, keys), summary=summary)
+        return self._result(deleted.call, _deletion(keys, matched, deleted.data.get("Errors", [])))
 
     # --- cp --------------------------------------------------------------------------------------
 
@@ -186,58 +234,62 @@ class S3Transfers:
         if "metadata_directive" in args:
             extra["MetadataDirective"] = args.pop("metadata_directive")
         _refuse_options("cp", args)
-        source = self._relative(source)
-        destination = self._relative(destination)
-        copies, more = await self._plan_copies(target, source, destination, recursive, filters)
+        copies = self._copies(target, self._relative(source), self._relative(destination), recursive, filters)
+        steps, count, last = [], 0, None
+        async with aclosing(copies):
+            async for copy in copies:
+                if not dryrun:
+                    last = await self._copy(target, copy, extra, guess_type)
+                count += 1
+                if len(steps) < MAX_LISTED:
+                    steps.append(copy.describe())
         if dryrun:
-            return _plan("CopyObject", target, [copy.describe() for copy in copies], more)
-        if not copies:
-            return await self._nothing(target, "ListObjectsV2", "nothing matched; no object was copied")
-        done, last = [], None
-        for copy in copies:
-            last = await self._copy(target, copy, extra, guess_type)
-            done.append(copy.describe())
-        shown: dict[str, Any] = {"copied": done, "count": len(done)}
-        if more:
-            shown["more"] = f"only the first {MAX_OBJECTS} matches were copied: narrow with --exclude/--include"
-        assert last is not None
-        return _result(last, shown)
+            return self._plan("CopyObject", target, steps, count)
+        if last is None:
+            return self._nothing(target, "ListObjectsV2", "nothing matched; no object was copied")
+        result = self._result(last, {"copied": steps, "count": count})
+        _say_listed(result.result, "copied", count)
+        return result
 
-    async def _plan_copies(
+    async def _copies(
         self,
         target: ResolvedTarget,
         source: dict[str, str],
         destination: dict[str, str],
         recursive: bool,
         filters: list,
-    ) -> tuple[list[Copy], bool]:
+    ) -> AsyncIterator[Copy]:
+        """Every copy the command stands for; an S3 source is listed page by page as the copies go."""
         if not recursive:
-            if "path" in source and await self.executor.in_thread(self.files.is_dir, source["path"]):
-                raise InvalidInput(f"{source['path']!r} is a folder: add --recursive to copy what it holds")
-            name = posixpath.basename(source.get("key") or source.get("path", "").rstrip("/"))
-            into_folder = "path" in destination and await self.executor.in_thread(
-                self._names_folder, destination["path"]
-            )
-            return [Copy(source, _into(destination, name, into_folder))], False
+            yield await self._single_copy(source, destination)
+            return
         if "path" in source:
-            files = await self.executor.in_thread(lambda: list(self.files.files_under(source["path"])))
-            chosen = [file for file in files if _included(file.relative, filters)]
-            base = source["path"].rstrip("/")
-            copies = [
-                Copy({"path": _join(base, file.relative)}, _under(destination, file.relative), file.size)
-                for file in chosen[:MAX_OBJECTS]
-            ]
-            return copies, len(chosen) > MAX_OBJECTS
+            for copy in await self._uploads(source["path"], destination, filters):
+                yield copy
+            return
         prefix = _folder(source["key"])
-        listing, more = await self._list_keys(target, source["bucket"], prefix, filters)
-        copies = [
-            Copy({"bucket": source["bucket"], "key": key}, _under(destination, key[len(prefix) :]), size)
-            for key, size in listing
-            if not key.endswith("/")
-        ]
-        return copies, more
+        skipped = _inside_source(source, prefix, destination)
+        async for key, size in self._matching(target, source["bucket"], prefix, filters):
+            if not key.endswith("/") and not (skipped and key.startswith(skipped)):
+                yield Copy({"bucket": source["bucket"], "key": key}, _under(destination, key[len(prefix) :]), size)
 
-    async def _copy(self, target: ResolvedTarget, copy: Copy, extra: dict[str, Any], guess_type: bool) -> ApiResult:
+    async def _single_copy(self, source: dict[str, str], destination: dict[str, str]) -> Copy:
+        if "path" in source and await self.executor.in_thread(self.files.is_dir, source["path"]):
+            raise InvalidInput(f"{source['path']!r} is a folder: add --recursive to copy what it holds")
+        name = posixpath.basename(source.get("key") or source.get("path", "").rstrip("/"))
+        into_folder = "path" in destination and await self.executor.in_thread(self._names_folder, destination["path"])
+        return Copy(source, _into(destination, name, into_folder))
+
+    async def _uploads(self, folder: str, destination: dict[str, str], filters: list) -> list[Copy]:
+        """The folder's files the filters keep; files they leave out are never looked at (special files too)."""
+        files = await self.executor.in_thread(
+            lambda: list(self.files.files_under(folder, lambda relative: _included(relative, filters)))
+        )
+        base = folder.rstrip("/")
+        return [Copy({"path": _join(base, f.relative)}, _under(destination, f.relative), f.size) for f in files]
+
+    async def _copy(self, target: ResolvedTarget, copy: Copy, extra: dict[str, Any], guess_type: bool) -> AwsCall:
+        """One object copied, uploaded or downloaded, as its own guarded call; the call made."""
         source, destination = copy.source, copy.destination
         if copy.kind == "upload":
             params = {"Bucket": destination["bucket"], "Key": destination["key"], **extra}
@@ -245,7 +297,7 @@ class S3Transfers:
             if guess_type and guessed and "ContentType" not in params:
                 params["ContentType"] = guessed
             params["Body"] = {"$path": source["path"]}
-            return await self._call(target, "PutObject", params)
+            return (await self._call(target, "PutObject", params)).call
         if copy.kind == "copy":
             params = {
                 "Bucket": destination["bucket"],
@@ -253,19 +305,13 @@ class S3Transfers:
                 "CopySource": {"Bucket": source["bucket"], "Key": source["key"]},
                 **extra,
             }
-            return await self._call(target, "CopyObject", params)
+            return (await self._call(target, "CopyObject", params)).call
         if extra:
             raise InvalidInput(f"{', '.join(sorted(extra))} apply to uploads and copies, not downloads")
         params = {"Bucket": source["bucket"], "Key": source["key"]}
         call = AwsCall(target, "s3", "GetObject", params, f"download s3://{source['bucket']}/{source['key']}")
-        size = await self.executor.run(call, lambda client: self._download(client, params, destination["path"]))
-        return ApiResult(
-            service="s3",
-            operation="GetObject",
-            op_class=self.guard.classify(call).value,
-            target=target.describe(),
-            result={"written": destination["path"], "size": size},
-        )
+        await self.executor.run(call, lambda client: self._download(client, params, destination["path"]))
+        return call
 
     def _download(self, client: BaseClient, params: dict[str, str], path: str) -> int:
         body = client.get_object(**params)["Body"]
@@ -291,12 +337,13 @@ class S3Transfers:
                 f"folder {folder!r} holds {len(files)} files; at most {MAX_OBJECTS} upload in one call",
                 hint="upload sub-folders one at a time",
             )
+        if not files:
+            return self._nothing(target, "PutObject", f"folder {folder!r} holds no files; nothing was uploaded")
         model = operation_model("s3", "PutObject")
         prefix = str(payload.get("Key") or "")
         prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
         uploaded = []
         base = folder.rstrip("/")
-        last = None
         for file in files:
             item = {**payload, "Key": prefix + file.relative, "Body": {"$path": f"{base}/{file.relative}"}}
             guessed, _ = mimetypes.guess_type(file.relative)
@@ -304,33 +351,30 @@ class S3Transfers:
                 item["ContentType"] = guessed
             last = await self.api.call(Request(target, model, item))
             uploaded.append({"key": item["Key"], "size": file.size, "etag": last.data.get("ETag")})
-        return ApiResult(
-            service="s3",
-            operation="PutObject",
-            op_class=self.guard.classify(last.call).value if last else "write",
-            target=target.describe(),
-            result={"bucket": payload.get("Bucket"), "uploaded": uploaded, "count": len(uploaded)},
-            local_files=[folder],
-        )
+        result = self._result(last.call, {"bucket": payload.get("Bucket"), "uploaded": uploaded, "count": len(files)})
+        _say_listed(result.result, "uploaded", len(files))
+        return result.model_copy(update={"local_files": [folder]})
 
     # --- shared ----------------------------------------------------------------------------------
 
-    async def _list_keys(
-        self, target: ResolvedTarget, bucket: str, prefix: str, filters: list
-    ) -> tuple[list[tuple[str, int]], bool]:
-        """Keys under `prefix` that pass the filters, up to MAX_OBJECTS, and whether more matched."""
-        chosen: list[tuple[str, int]] = []
+    async def _pages(self, target: ResolvedTarget, params: dict[str, Any]) -> AsyncIterator[Response]:
+        """Every ListObjectsV2 page, raw (before any output cap), each its own guarded call."""
         token = None
         while True:
-            listed = await self._call(
-                target, "ListObjectsV2", {"Bucket": bucket, "Prefix": prefix}, Pagination(MAX_OBJECTS, token)
-            )
-            for item in listed.result.get("Contents", []):
+            page = await self._call(target, "ListObjectsV2", params, Pagination(PAGE_SIZE, token))
+            yield page
+            token = page.next_token
+            if not token:
+                return
+
+    async def _matching(
+        self, target: ResolvedTarget, bucket: str, prefix: str, filters: list
+    ) -> AsyncIterator[tuple[str, int]]:
+        """(key, size) of every object under `prefix` that passes the filters, in key order."""
+        async for page in self._pages(target, {"Bucket": bucket, "Prefix": prefix}):
+            for item in page.data.get("Contents", []):
                 if _included(item["Key"][len(prefix) :], filters):
-                    chosen.append((item["Key"], item.get("Size", 0)))
-            token = listed.next_token
-            if len(chosen) > MAX_OBJECTS or not token:
-                return chosen[:MAX_OBJECTS], len(chosen) > MAX_OBJECTS
+                    yield item["Key"], item.get("Size", 0)
 
     async def _call(
         self,
@@ -339,13 +383,47 @@ class S3Transfers:
         params: dict[str, Any],
         pagination: Pagination | None = None,
         summary: str | None = None,
-    ) -> ApiResult:
+    ) -> Response:
+        """One guarded call, its JSON raw: nothing here is cut to the output cap."""
         model = operation_model("s3", operation)
-        return await self.api.run(Request(target, model, params, pagination, base64_blobs=False, summary=summary))
+        return await self.api.call(Request(target, model, params, pagination, base64_blobs=False, summary=summary))
 
-    async def _nothing(self, target: ResolvedTarget, operation: str, note: str) -> ApiResult:
+    def _result(self, last: AwsCall, shown: dict[str, Any]) -> ApiResult:
+        return self._shown(last.operation, self.guard.classify(last).value, last.target, shown)
+
+    def _plan(
+        self,
+        operation: str,
+        target: ResolvedTarget,
+        steps: list[dict[str, Any]],
+        count: int,
+        matched: int | None = None,
+    ) -> ApiResult:
+        shown: dict[str, Any] = {"dryrun": True, "would": steps, "count": count}
+        if matched is not None:
+            shown["matched"] = matched
+            if matched > count:
+                shown["more"] = (
+                    f"{matched} objects matched; a run deletes the first {count} (one DeleteObjects call), "
+                    "then the same command deletes the next ones"
+                )
+        result = self._shown(operation, "read", target, shown)
+        _say_listed(result.result, "would", count)
+        return result
+
+    def _nothing(self, target: ResolvedTarget, operation: str, note: str) -> ApiResult:
+        return self._shown(operation, "read", target, {"note": note})
+
+    def _shown(self, operation: str, op_class: str, target: ResolvedTarget, shown: dict[str, Any]) -> ApiResult:
+        """The result as the model sees it: cut to the output cap (lists lose their tail), saying what was cut."""
+        fitted, truncation = fit(shown, self.api.max_output_bytes, _FIT_HINT)
         return ApiResult(
-            service="s3", operation=operation, op_class="read", target=target.describe(), result={"note": note}
+            service="s3",
+            operation=operation,
+            op_class=op_class,
+            target=target.describe(),
+            result=fitted,
+            truncation=truncation,
         )
 
     def _names_folder(self, path: str) -> bool:
@@ -357,15 +435,69 @@ class S3Transfers:
         return location
 
 
-def _result(last: ApiResult, shown: dict[str, Any]) -> ApiResult:
-    return last.model_copy(update={"result": shown, "next_token": None})
+_FIT_HINT = (
+    "only lists were cut to fit AWS_MCP_MAX_OUTPUT_BYTES: count, matched, left and total_objects cover every object"
+)
 
 
-def _plan(operation: str, target: ResolvedTarget, steps: list[dict[str, Any]], more: bool = False) -> ApiResult:
-    shown: dict[str, Any] = {"dryrun": True, "would": steps, "count": len(steps)}
-    if more:
-        shown["more"] = f"more than {MAX_OBJECTS} objects matched; a run handles the first {MAX_OBJECTS}"
-    return ApiResult(service="s3", operation=operation, op_class="read", target=target.describe(), result=shown)
+def _say_listed(shown: dict[str, Any], key: str, count: int) -> None:
+    """`listed`, how many entries the result shows under `key`, when that is fewer than `count`."""
+    listed = len(shown.get(key, []))
+    if listed < count:
+        shown["listed"] = listed
+
+
+def _ls_continuation(
+    params: dict[str, Any], objects: list[dict[str, Any]], listing: _Listing, summarize: bool
+) -> dict[str, Any]:
+    """`listed` and `more`: how many objects the result shows, and the command that lists the ones after them."""
+    command = ["s3api", "list-objects-v2", "--bucket", params["Bucket"]]
+    if params["Prefix"]:
+        command += ["--prefix", params["Prefix"]]
+    if "Delimiter" in params:
+        command += ["--delimiter", params["Delimiter"]]
+    if not objects:
+        return {"listed": 0, "more": f"more entries exist than fit here: narrow the prefix, or `{shlex.join(command)}`"}
+    last = objects[-1]["key"]
+    counted = f" of {listing.total_objects}" if summarize else ""
+    command += ["--start-after", last]
+    return {
+        "listed": len(objects),
+        "more": f"{len(objects)}{counted} objects are listed, the rest follow {last!r}: "
+        f"continue with `{shlex.join(command)}`",
+    }
+
+
+def _delete_params(bucket: str, keys: list[str]) -> dict[str, Any]:
+    return {"Bucket": bucket, "Delete": {"Objects": [{"Key": key} for key in keys], "Quiet": True}}
+
+
+def _delete_summary(bucket: str, prefix: str, keys: list[str], matched: int) -> str:
+    sample = ", ".join(keys[:3]) + (", …" if len(keys) > 3 else "")
+    of = f" of {matched}" if matched > len(keys) else ""
+    return f"delete {len(keys)}{of} objects under s3://{bucket}/{prefix} ({sample})"
+
+
+def _deletion(keys: list[str], matched: int, errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a recursive delete did: `left` counts the matches still there (not sent, or failed)."""
+    failed = {error.get("Key") for error in errors}
+    deleted = len([key for key in keys if key not in failed])
+    shown: dict[str, Any] = {"deleted": deleted, "errors": errors, "matched": matched, "left": matched - deleted}
+    if matched > len(keys):
+        shown["more"] = (
+            f"{matched - len(keys)} matching objects were not deleted (one DeleteObjects call takes at most "
+            f"{MAX_OBJECTS:,} keys): run the same command again to delete the next ones"
+        )
+    return shown
+
+
+def _inside_source(source: dict[str, str], prefix: str, destination: dict[str, str]) -> str | None:
+    """The destination prefix when it lies under the source prefix in the same bucket: the copies made there
+    must not be listed, and copied again, as sources."""
+    if destination.get("bucket") != source["bucket"]:
+        return None
+    into = _folder(destination["key"])
+    return into if into.startswith(prefix) else None
 
 
 def _refuse_options(action: str, args: dict[str, Any]) -> None:

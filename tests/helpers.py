@@ -1,6 +1,8 @@
 """Small helpers the tests share."""
 
+import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +89,11 @@ def scrape(url: str, headers: dict[str, str] | None = None) -> dict[tuple[str, f
 def sample(samples: dict[tuple[str, frozenset], float], name: str, **labels: str) -> float:
     """One sample's value (0 when the series does not exist yet)."""
     return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def release(fifo: Path) -> None:
+    """Open the other end of a named pipe, so a thread blocked opening it (a regression) gets going again and
+    the suite ends instead of hanging on it."""
+    for flags in (os.O_WRONLY | os.O_NONBLOCK, os.O_RDONLY | os.O_NONBLOCK):
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, flags))

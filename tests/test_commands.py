@@ -2,13 +2,15 @@
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sandbox import PROD_ACCOUNT
 from tests.conftest import connect, serve
-from tests.helpers import audit_records, error_of, fails, ok
+from tests.helpers import audit_records, error_of, fails, ok, release
 
 pytestmark = pytest.mark.anyio
 
@@ -129,6 +131,108 @@ async def test_rb_force_on_a_full_bucket_is_refused_and_mv_sync_point_elsewhere(
     assert forced["code"] == "command_refused" and "s3 rm s3://full --recursive" in forced["hint"]
     for command in ("s3 mv s3://full/k s3://full/j", "s3 sync s3://full s3://other"):
         assert (await fails(client, "execute_aws_write_command", command=command))["code"] == "command_refused"
+
+
+@pytest.fixture
+def site_pipe(files_root) -> Iterator[Path]:
+    """A named pipe in the files root, released at teardown: a regression fails on the timeout, then the blocked
+    worker thread goes on and the suite ends."""
+    pipe = files_root / "site" / "pipe"
+    os.mkfifo(pipe)
+    yield pipe
+    release(pipe)
+
+
+@pytest.mark.timeout(30)
+async def test_special_files_are_refused_without_blocking_and_can_be_excluded(files_client, site_pipe):
+    await write(files_client, "s3 mb s3://bkt")
+    await write(files_client, "s3 cp notes.txt s3://bkt/notes.txt")
+    for command in (
+        "s3 cp site/pipe s3://bkt/k",
+        "s3 cp site s3://bkt/www/ --recursive",
+        "s3 cp s3://bkt/notes.txt site/pipe",
+    ):
+        error = await fails(files_client, "execute_aws_write_command", command=command)
+        assert error["code"] == "local_file_refused" and "'site/pipe' is a FIFO" in error["message"], command
+    uploaded = await write(files_client, "s3 cp site s3://bkt/www/ --recursive --exclude pipe")
+    assert uploaded["result"]["count"] == 3
+
+
+async def test_hard_links_in_the_files_root_are_neither_read_nor_written(files_client, files_root):
+    outside = files_root.parent / "outside.txt"
+    outside.write_text(CANARY)
+    os.link(outside, files_root / "twin.txt")
+    await write(files_client, "s3 mb s3://bkt")
+    await write(files_client, "s3 cp notes.txt s3://bkt/notes.txt")
+    for command in ("s3 cp twin.txt s3://bkt/k", "s3 cp s3://bkt/notes.txt twin.txt"):
+        result = await files_client.call_tool("execute_aws_write_command", {"command": command})
+        error = error_of(result)
+        assert error["code"] == "local_file_refused" and "2 hard links" in error["message"], command
+        assert CANARY not in result.content[0].text
+    assert outside.read_text() == CANARY
+    assert "Contents" not in (await read(files_client, "s3api list-objects-v2 --bucket bkt --prefix k"))["result"]
+
+
+# --- more objects than a page or the output cap -------------------------------------------------------------
+
+MANY = 1_200
+MANY_KEYS = [f"logs/2024/05/17/application-server-{index:04d}.log" for index in range(MANY)]
+MANY_BYTES = sum(index % 10 for index in range(MANY))
+
+
+def seed_many(aws) -> Any:
+    s3 = aws().client("s3")
+    s3.create_bucket(Bucket="big")
+    for index, key in enumerate(MANY_KEYS):
+        s3.put_object(Bucket="big", Key=key, Body=b"x" * (index % 10))
+    s3.put_object(Bucket="big", Key="other/keep.txt", Body=b"keep")
+    return s3
+
+
+def keys_under(s3, prefix: str) -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket="big", Prefix=prefix)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+@pytest.mark.timeout(120)
+async def test_ls_summarize_counts_every_object_and_says_where_the_listing_stops(client, aws):
+    seed_many(aws)
+    listed = (await read(client, "s3 ls s3://big/logs/ --recursive --summarize"))["result"]
+    assert (listed["total_objects"], listed["total_size"]) == (MANY, MANY_BYTES)
+    shown = [item["key"] for item in listed["objects"]]
+    assert shown == MANY_KEYS[: len(shown)] and 0 < len(shown) < MANY
+    assert listed["listed"] == len(shown)
+    continuation = listed["more"].split("`")[1]
+    assert continuation == f"s3api list-objects-v2 --bucket big --prefix logs/ --start-after {shown[-1]}"
+    following = await read(client, continuation + " --max-items 3 --query Contents[].Key")
+    assert following["result"] == MANY_KEYS[len(shown) : len(shown) + 3]
+
+
+@pytest.mark.timeout(300)
+async def test_cp_recursive_copies_every_object_past_the_output_cap_and_never_its_own_copies(client, aws):
+    s3 = seed_many(aws)
+    copied = (await write(client, "s3 cp s3://big/logs/ s3://big/logs/copy/ --recursive"))["result"]
+    assert copied["count"] == MANY and copied["listed"] == len(copied["copied"]) < MANY
+    assert keys_under(s3, "logs/copy/") == [key.replace("logs/", "logs/copy/", 1) for key in MANY_KEYS]
+    assert len(keys_under(s3, "logs/")) == 2 * MANY
+
+
+@pytest.mark.timeout(120)
+async def test_rm_recursive_deletes_1000_and_says_exactly_how_many_are_left(client, aws):
+    s3 = seed_many(aws)
+    planned = (await write(client, "s3 rm s3://big/logs/ --recursive --dryrun"))["result"]
+    assert (planned["count"], planned["matched"]) == (1_000, MANY)
+    asked = await fails(client, "execute_aws_write_command", command="s3 rm s3://big/logs/ --recursive")
+    assert f"delete 1000 of {MANY} objects" in asked["action"]
+    first = await write(client, "s3 rm s3://big/logs/ --recursive", confirmation_token=asked["confirmation_token"])
+    assert (first["result"]["deleted"], first["result"]["matched"], first["result"]["left"]) == (1_000, MANY, 200)
+    assert "200 matching objects were not deleted" in first["result"]["more"]
+    assert keys_under(s3, "logs/") == MANY_KEYS[1_000:]
+    asked = await fails(client, "execute_aws_write_command", command="s3 rm s3://big/logs/ --recursive")
+    second = await write(client, "s3 rm s3://big/logs/ --recursive", confirmation_token=asked["confirmation_token"])
+    assert (second["result"]["deleted"], second["result"]["matched"], second["result"]["left"]) == (200, 200, 0)
+    assert "more" not in second["result"]
+    assert keys_under(s3, "") == ["other/keep.txt"]
 
 
 # --- hostile input --------------------------------------------------------------------------------------

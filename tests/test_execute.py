@@ -3,13 +3,16 @@
 import base64
 import io
 import json
+import os
 import zipfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from sandbox import PROD_ACCOUNT
 from tests.conftest import connect, serve
-from tests.helpers import audit_records, error_of, fails, ok
+from tests.helpers import audit_records, error_of, fails, ok, release
 
 pytestmark = pytest.mark.anyio
 
@@ -319,7 +322,7 @@ async def test_path_escapes_and_oversized_files_are_refused_without_reading(
     (files_root / "big.bin").write_bytes(b"x" * 2048)
     attempts = {
         "../outside.txt": "'..'",
-        str(outside): "absolute",
+        str(outside): "outside the files root",
         "leak": "outside the files root",
         "~/outside.txt": "~",
         "big.bin": "larger than",
@@ -352,3 +355,51 @@ async def test_without_a_files_root_no_local_file_is_read(client):
     assert report["valid"] is False and "not enabled" in report["errors"][0]
     error = await invoke_fails(client, "s3", "PutObject", payload)
     assert error["code"] == "local_file_refused" and "AWS_MCP_FILES_ROOT" in error["hint"]
+
+
+@pytest.fixture
+def site_pipe(files_root) -> Iterator[Path]:
+    """A named pipe in the files root, released at teardown: a regression fails on the timeout, then the blocked
+    worker thread goes on and the suite ends."""
+    pipe = files_root / "site" / "pipe"
+    os.mkfifo(pipe)
+    yield pipe
+    release(pipe)
+
+
+@pytest.mark.timeout(20)
+async def test_a_fifo_in_the_files_root_is_refused_without_blocking_a_worker(make_settings, files_root, site_pipe):
+    with serve(make_settings(AWS_MCP_FILES_ROOT=str(files_root))) as running:
+        async with connect(running.url) as client:
+            await invoke(client, "s3", "CreateBucket", {"Bucket": "bkt"})
+            for path in ("site/pipe", "site"):
+                error = await invoke_fails(
+                    client, "s3", "PutObject", {"Bucket": "bkt", "Key": "k", "Body": {"$path": path}}
+                )
+                assert error["code"] == "local_file_refused", error
+                assert "'site/pipe' is a FIFO" in error["message"]
+            code = {"FunctionName": "fn", "ZipFile": {"$path": "site"}}
+            report = await validate(client, "lambda", "UpdateFunctionCode", code)
+            assert report["valid"] is False and "'site/pipe' is a FIFO" in report["errors"][0]
+            assert "Contents" not in (await invoke(client, "s3", "ListObjectsV2", {"Bucket": "bkt"}))["result"]
+
+
+async def test_absolute_paths_inside_the_files_root_are_accepted(make_settings, files_root):
+    with serve(make_settings(AWS_MCP_FILES_ROOT=str(files_root))) as running:
+        async with connect(running.url) as client:
+            trust = {"$path": str(files_root / "trust.json")}
+            role = await invoke(client, "iam", "CreateRole", {"RoleName": "fn", "AssumeRolePolicyDocument": trust})
+            assert "lambda.amazonaws.com" in json.dumps(role["result"]["Role"]["AssumeRolePolicyDocument"])
+            await invoke(client, "s3", "CreateBucket", {"Bucket": "web"})
+            folder = {"Bucket": "web", "Key": "v1", "Body": {"$path": f"{files_root}/site/"}}
+            uploaded = await invoke(client, "s3", "PutObject", folder)
+            assert [u["key"] for u in uploaded["result"]["uploaded"]] == ["v1/index.html", "v1/css/app.css"]
+
+
+async def test_instructions_tell_the_model_the_files_root_and_its_limits(make_settings, files_root, client):
+    assert "Local files are off" in client.instructions
+    with serve(make_settings(AWS_MCP_FILES_ROOT=str(files_root), AWS_MCP_MAX_FILE_BYTES="1024")) as running:
+        async with connect(running.url) as files_client:
+            instructions = files_client.instructions
+    assert f"Local files: {files_root.resolve()}" in instructions
+    assert "1,024 bytes" in instructions and "Local files are off" not in instructions

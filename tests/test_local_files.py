@@ -2,12 +2,15 @@
 
 import io
 import os
+import socket
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from core.files import LocalFileRefused, LocalFiles
+from tests.helpers import release
 
 CANARY = "canary-local-files-4d2e"
 
@@ -37,7 +40,7 @@ def test_reads_files_by_root_relative_path(files: LocalFiles) -> None:
     [
         ("../secret.txt", "'..'"),
         ("app/../../secret.txt", "'..'"),
-        ("/etc/passwd", "absolute"),
+        ("/etc/passwd", "outside the files root"),
         ("~/secret.txt", "~"),
         ("", "not a path"),
         ("app\x00.py", "not a path"),
@@ -130,3 +133,107 @@ def test_writes_stay_under_the_root_and_never_through_symlinks(files: LocalFiles
     assert (root.parent / "secret.txt").read_text() == CANARY
     with pytest.raises(LocalFileRefused, match="larger than"):
         files.write("big.bin", iter([b"x" * 1000, b"x" * 1000]))
+
+
+# --- special files, hard links, absolute paths ---------------------------------------------------------
+
+
+@pytest.fixture
+def fifo(root: Path) -> Iterator[Path]:
+    """A named pipe in the root. Teardown opens its other end, so a regression that blocks on it fails on the
+    timeout and then lets the blocked thread go instead of hanging the suite."""
+    pipe = root / "app" / "pipe"
+    os.mkfifo(pipe)
+    yield pipe
+    release(pipe)
+
+
+@pytest.fixture
+def unix_socket(root: Path) -> Iterator[Path]:
+    path = root / "app" / "sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        server.listen()
+        yield path
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_is_refused_without_blocking(files: LocalFiles, fifo: Path) -> None:
+    for read in (files.read, files.read_text):
+        with pytest.raises(LocalFileRefused, match="FIFO"):
+            read("app/pipe")
+
+
+@pytest.mark.timeout(20)
+def test_a_socket_is_refused_as_not_a_regular_file(files: LocalFiles, unix_socket: Path) -> None:
+    with pytest.raises(LocalFileRefused, match="socket"):
+        files.read("app/sock")
+
+
+@pytest.mark.timeout(20)
+def test_writing_onto_a_fifo_is_refused_without_blocking(files: LocalFiles, fifo: Path) -> None:
+    with pytest.raises(LocalFileRefused, match="FIFO"):
+        files.write("app/pipe", iter([b"data"]))
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_swapped_in_after_the_walk_is_refused_at_open(files: LocalFiles, root: Path, monkeypatch) -> None:
+    checked = files.resolve("app/main.py")
+
+    def swap_then_resolve(path: str) -> Path:
+        (root / "app" / "main.py").unlink()
+        os.mkfifo(root / "app" / "main.py")
+        return checked
+
+    monkeypatch.setattr(files, "resolve", swap_then_resolve)
+    try:
+        with pytest.raises(LocalFileRefused, match="FIFO"):
+            files.read("app/main.py")
+    finally:
+        release(checked)
+
+
+@pytest.mark.timeout(20)
+def test_folder_walks_refuse_a_folder_holding_a_special_file_and_name_it(
+    files: LocalFiles, fifo: Path, unix_socket: Path
+) -> None:
+    with pytest.raises(LocalFileRefused, match=r"'app/pipe' is a FIFO"):
+        list(files.files_under("app"))
+    with pytest.raises(LocalFileRefused, match=r"'app/pipe' is a FIFO"):
+        files.zip_folder("app")
+    with pytest.raises(LocalFileRefused, match=r"'app/sock' is a socket"):
+        list(files.files_under("app", include=lambda relative: relative != "pipe"))
+    kept = files.files_under("app", include=lambda relative: relative not in ("pipe", "sock"))
+    assert [file.relative for file in kept] == ["main.py", "lib/util.py"]
+
+
+def test_a_hard_link_is_refused_for_reading_and_writing(files: LocalFiles, root: Path) -> None:
+    """A hard link cannot be told apart from its twin outside the root: reading it would leak that file, writing
+    it (s3 cp downloads) would overwrite it."""
+    outside = root.parent / "secret.txt"
+    os.link(outside, root / "twin.txt")
+    for attempt in (
+        lambda: files.read("twin.txt"),
+        lambda: files.write("twin.txt", iter([b"overwritten"])),
+        lambda: list(files.files_under(".")),
+        lambda: files.zip_folder("."),
+    ):
+        with pytest.raises(LocalFileRefused, match="2 hard links") as refused:
+            attempt()
+        assert CANARY not in refused.value.message
+    assert outside.read_text() == CANARY
+
+
+def test_absolute_paths_inside_the_root_are_accepted(files: LocalFiles, root: Path) -> None:
+    assert files.read(str(root / "app" / "main.py")) == b"print(1)\n"
+    assert files.is_dir(str(root / "app"))
+    assert [file.relative for file in files.files_under(f"{root}/app/")] == ["main.py", "lib/util.py"]
+    assert files.write(str(root / "out.txt"), iter([b"ok"])) == 2
+    (root / "out-link").symlink_to(root.parent / "secret.txt")
+    for path, reason in (
+        (str(root.parent / "secret.txt"), "outside the files root"),
+        (f"{root}/../secret.txt", "'..'"),
+        (str(root / "out-link"), "outside the files root"),
+    ):
+        with pytest.raises(LocalFileRefused, match=reason):
+            files.read(path)
