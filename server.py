@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.request_state import RequestStateSecurity
 from mcp_types import Tool as MCPTool
 
 from config import ConfigError, Settings, load_settings
@@ -28,6 +29,7 @@ from guard.confirm import ConfirmationTokens
 from guard.guard import Guard
 from guard.policy import Policy, PolicyError
 from services import MANAGERS
+from store import SpentConfirmations, open_store
 from tooling import Runtime, ToolSpec, listed, register
 
 log = logging.getLogger("aws_ops_mcp")
@@ -53,8 +55,10 @@ CHATTY_LIBRARIES = (
     "httpx",
     "httpx2",
     "werkzeug",
+    "alembic",
 )
-"""At DEBUG these log request and response bodies, secret values included: never below WARNING."""
+"""At DEBUG these log request and response bodies, secret values included: never below WARNING. (Alembic logs no
+secrets, but narrates every start-up at INFO; store/ logs the one line that matters, a migration.)"""
 
 
 @dataclass
@@ -81,10 +85,27 @@ class App:
         return next(p for p in self.providers if isinstance(p, kind))
 
 
+def request_state_security(settings: Settings) -> RequestStateSecurity:
+    """How the SDK seals the `requestState` of 2026-07-28 elicitations (the confirmation token rides in it).
+
+    With AWS_MCP_REQUEST_STATE_KEYS every replica seals with the first key and opens with any, so the user's
+    answer may reach another replica than the one that asked; without it, each process has a key of its own.
+    Sealed state lives as long as the confirmation token inside it.
+    """
+    ttl = float(settings.confirmation_ttl_seconds)
+    if not settings.request_state_keys:
+        return RequestStateSecurity.ephemeral(ttl=ttl)
+    return RequestStateSecurity(keys=list(settings.request_state_keys), ttl=ttl)
+
+
 class OpsServer(MCPServer):
     def __init__(self, app: App) -> None:
         super().__init__(
-            "aws-ops-mcp", instructions=INSTRUCTIONS, log_level=app.settings.log_level, lifespan=self._started
+            "aws-ops-mcp",
+            instructions=INSTRUCTIONS,
+            log_level=app.settings.log_level,
+            lifespan=self._started,
+            request_state_security=request_state_security(app.settings),
         )
         self.app = app
         self.tool_specs: list[ToolSpec] = register(self, app.providers, app.runtime)
@@ -108,12 +129,11 @@ class OpsServer(MCPServer):
 def build_app(settings: Settings, transport: str = "http") -> App:
     policy = Policy.load(settings.policy_file, read_only=settings.read_only)
     clients = AwsClients(settings, allowed_role_patterns=tuple(policy.document.allowed_role_arns))
-    guard = Guard(
-        policy,
-        ConfirmationTokens(settings.confirmation_secret, settings.confirmation_ttl_seconds),
-        clients,
-        auto_approve=settings.auto_approve_destructive,
+    store = open_store(settings)  # migrated here, before anything is served
+    tokens = ConfirmationTokens(
+        settings.confirmation_secret, settings.confirmation_ttl_seconds, spent=SpentConfirmations(store)
     )
+    guard = Guard(policy, tokens, clients, auto_approve=settings.auto_approve_destructive)
     runtime = Runtime(
         settings=settings,
         transport=transport,
@@ -123,6 +143,7 @@ def build_app(settings: Settings, transport: str = "http") -> App:
         audit=AuditLog(settings.audit_log),
         environments=SessionEnvironments(),
         files=LocalFiles(settings.files_root, settings.max_file_bytes),
+        store=store,
     )
     return App(runtime, tuple(provider(runtime) for provider in PROVIDERS))
 

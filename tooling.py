@@ -45,6 +45,7 @@ from core.files import LocalFiles
 from core.invocation import ANONYMOUS, Invocation, Principal, SessionEnvironments, activate, deactivate
 from guard.audit import AuditLog, redact_params
 from guard.guard import Guard, InputRequired
+from store import Store
 
 log = logging.getLogger("aws_ops_mcp")
 
@@ -76,6 +77,8 @@ class Runtime:
     audit: AuditLog
     environments: SessionEnvironments
     files: LocalFiles
+    store: Store
+    """The state database (store/): blocking, so only from worker threads."""
 
 
 @dataclass(frozen=True)
