@@ -3,9 +3,11 @@ sharing only what replicas share (the state database, AWS_MCP_CONFIRMATION_SECRE
 A confirmation asked by one is answered on another, and spent everywhere at once."""
 
 import os
+import sqlite3
 import subprocess
 import sys
 
+import anyio
 import pytest
 from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitResult
@@ -114,6 +116,36 @@ async def test_a_database_that_stops_answering_refuses_the_destructive_call(make
             refused = await fails(client, "delete_secret", secret_id="kept", confirmation_token=token)
             assert refused["code"] == "state_unavailable"
             assert (await ok(client, "describe_secret", secret_id="kept"))["name"] == "kept"
+
+
+async def test_a_redemption_waiting_on_a_locked_database_holds_up_no_other_call(make_settings, tmp_path):
+    """Another process holds SQLite's write lock: the redemption waits for it in a worker thread while the event
+    loop goes on serving other calls, then completes once the lock is released."""
+    database = tmp_path / "shared-state.db"
+    with serve(make_settings(AWS_MCP_DATABASE_URL=f"sqlite:///{database}")) as running:
+        async with connect(running.url) as client:
+            await ok(client, "create_secret", name="doomed", secret_string="v")
+            token = (await fails(client, "delete_secret", secret_id="doomed", **FORCE))["confirmation_token"]
+            other_replica = sqlite3.connect(database, isolation_level=None)
+            other_replica.execute("BEGIN IMMEDIATE")
+            try:
+                async with anyio.create_task_group() as group:
+                    deleted: list[dict] = []
+
+                    async def delete() -> None:
+                        arguments = {"secret_id": "doomed", "confirmation_token": token, **FORCE}
+                        deleted.append(await ok(client, "delete_secret", **arguments))
+
+                    group.start_soon(delete)
+                    await anyio.sleep(0.5)
+                    with anyio.fail_after(5):
+                        for _ in range(3):
+                            assert (await ok(client, "describe_secret", secret_id="doomed"))["name"] == "doomed"
+                    assert not deleted, "the redemption went ahead while another held the write lock"
+                    other_replica.execute("COMMIT")
+            finally:
+                other_replica.close()
+            assert deleted[0]["recoverable"] is False
 
 
 def start_server(**environment: str) -> subprocess.CompletedProcess:
