@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from config import ConfigError, load_settings
@@ -63,6 +63,15 @@ def test_migrating_again_changes_nothing_and_keeps_the_data(database_url):
         assert current_revision(connection) == HEAD
         assert connection.execute(select(spent_confirmations.c.nonce)).scalars().all() == ["kept"]
     again.close()
+
+
+def test_a_database_migrated_by_a_newer_server_stops_startup(database_url):
+    newer = opened(database_url)
+    with newer.transaction() as connection:
+        connection.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '9999'"))
+    newer.close()
+    with pytest.raises(ConfigError, match=r"AWS_MCP_DATABASE_URL: .*'9999' is unknown to this server .* newer"):
+        opened(database_url)
 
 
 MIGRATING_PROCESS = """
