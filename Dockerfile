@@ -21,9 +21,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOME=/home/app \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    AWS_MCP_CACHE_DIR=/app/cache
+    AWS_MCP_CACHE_DIR=/app/cache \
+    AWS_MCP_STATE_DIR=/tmp/aws-ops-mcp
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
+# AWS_MCP_STATE_DIR: the embedded state database in /tmp, writable whatever the user (docker-start.sh runs as
+# yours) and an emptyDir in Kubernetes, whose root filesystem is read-only.
 # Runtime source only; .dockerignore keeps tests, bench, .env and the local venv out of the context.
 # pyproject.toml: its version is the one serverInfo and aws_mcp_server_info report.
 COPY *.py policy.yaml pyproject.toml ./
@@ -34,6 +37,7 @@ COPY generic/ generic/
 COPY services/ services/
 COPY observability/ observability/
 COPY web/ web/
+COPY store/ store/
 # Bytecode compiled and the operation-search index built at build time: the root filesystem is
 # read-only in Kubernetes, and each new pod would otherwise spend seconds building the index.
 RUN python -m compileall -q /app && python -m catalog.search "$AWS_MCP_CACHE_DIR"

@@ -47,6 +47,10 @@ def package_version() -> str:
     return match.group(1) if match else "0+unknown"
 
 
+MIN_REQUEST_STATE_KEY_BYTES = 32
+"""The MCP SDK's floor for a request-state sealing key (AES-256-GCM under an HKDF of the key)."""
+
+
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names the variable."""
 
@@ -188,6 +192,9 @@ class Settings(BaseModel):
     max_file_bytes: int = Field(50 * 1024 * 1024, alias="AWS_MCP_MAX_FILE_BYTES", ge=1)
     max_output_bytes: int = Field(50_000, alias="AWS_MCP_MAX_OUTPUT_BYTES", ge=2_000, le=10_000_000)
     cache_dir: Path | None = Field(None, alias="AWS_MCP_CACHE_DIR")
+    state_dir: Path | None = Field(None, alias="AWS_MCP_STATE_DIR")
+    database_url: str | None = Field(None, alias="AWS_MCP_DATABASE_URL", repr=False)
+    request_state_keys: tuple[str, ...] = Field((), alias="AWS_MCP_REQUEST_STATE_KEYS", repr=False)
     accounts: dict[str, AccountAlias] = Field(default_factory=dict, exclude=True)
     unknown_variables: tuple[UnknownVariable, ...] = Field((), exclude=True)
 
@@ -231,6 +238,23 @@ class Settings(BaseModel):
         for host in value:
             if not re.match(r"^[^\s/:]+(:(\d+|\*))?$|^\[[0-9a-fA-F:.]+\](:(\d+|\*))?$", host):
                 raise ValueError(f"{host!r} is not a host (host[:port], port * for any)")
+        return value
+
+    @field_validator("request_state_keys", mode="before")
+    @classmethod
+    def _key_ring(cls, value: object) -> object:
+        """Comma-separated; the first seals, every one unseals. The message never echoes a key."""
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, tuple | list):
+            for position, key in enumerate(value, start=1):
+                if isinstance(key, str) and len(key.encode()) < MIN_REQUEST_STATE_KEY_BYTES:
+                    raise ValueError(
+                        f"key {position} is {len(key.encode())} bytes; each needs at least "
+                        f"{MIN_REQUEST_STATE_KEY_BYTES} (generate one: openssl rand -hex 32)"
+                    )
+            if len(set(value)) != len(value):
+                raise ValueError("a key is listed twice")
         return value
 
     @field_validator("endpoint_url", "jwks_url", "resource_url")
@@ -294,6 +318,14 @@ class Settings(BaseModel):
         if self.cache_dir is not None:
             return self.cache_dir.expanduser()
         base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+        return Path(base).expanduser() / "aws-ops-mcp"
+
+    @property
+    def state_directory(self) -> Path:
+        """Where the embedded state database lives: AWS_MCP_STATE_DIR, else the user's state folder."""
+        if self.state_dir is not None:
+            return self.state_dir.expanduser()
+        base = os.environ.get("XDG_STATE_HOME") or "~/.local/state"
         return Path(base).expanduser() / "aws-ops-mcp"
 
     def account(self, name: str) -> AccountAlias | None:

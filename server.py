@@ -11,10 +11,11 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
+from mcp.server.request_state import RequestStateSecurity
 from mcp_types import ListToolsResult, PaginatedRequestParams, SetLevelRequestParams
 from mcp_types import Tool as MCPTool
 
@@ -36,10 +37,8 @@ from observability.metrics import Metrics
 from observability.operations import OperationTimer
 from services import MANAGERS
 from startup import check_transport, check_variables, startup_line
+from store import SpentConfirmations, open_store
 from tooling import Runtime, ToolSpec, principal_of_request, register, usable_by
-
-if TYPE_CHECKING:
-    pass
 
 log = get_logger("aws_ops_mcp")
 P = TypeVar("P")
@@ -100,6 +99,19 @@ class App:
         return next(p for p in self.providers if isinstance(p, kind))
 
 
+def request_state_security(settings: Settings) -> RequestStateSecurity:
+    """How the SDK seals the `requestState` of 2026-07-28 elicitations (the confirmation token rides in it).
+
+    With AWS_MCP_REQUEST_STATE_KEYS every replica seals with the first key and opens with any, so the user's
+    answer may reach another replica than the one that asked; without it, each process has a key of its own.
+    Sealed state lives as long as the confirmation token inside it.
+    """
+    ttl = float(settings.confirmation_ttl_seconds)
+    if not settings.request_state_keys:
+        return RequestStateSecurity.ephemeral(ttl=ttl)
+    return RequestStateSecurity(keys=list(settings.request_state_keys), ttl=ttl)
+
+
 class OpsServer(MCPServer):
     def __init__(self, app: App) -> None:
         super().__init__(
@@ -109,6 +121,7 @@ class OpsServer(MCPServer):
             log_level=app.settings.log_level,
             lifespan=self._started,
             subscriptions=False,  # tools/list never changes while a client is connected: nothing to listen to
+            request_state_security=request_state_security(app.settings),
         )
         self.app = app
         self.tool_specs: list[ToolSpec] = register(self, app.providers, app.runtime)
@@ -157,13 +170,11 @@ def build_app(settings: Settings, transport: str = "http") -> App:
     policy = Policy.load(settings.policy_file, read_only=settings.read_only)
     clients = AwsClients(settings, allowed_role_patterns=tuple(policy.document.allowed_role_arns), metrics=metrics)
     metrics.watch_aws(clients.on)
-    guard = Guard(
-        policy,
-        ConfirmationTokens(settings.confirmation_secret, settings.confirmation_ttl_seconds),
-        clients,
-        auto_approve=settings.auto_approve_destructive,
-        metrics=metrics,
+    store = open_store(settings)  # migrated here, before anything is served
+    tokens = ConfirmationTokens(
+        settings.confirmation_secret, settings.confirmation_ttl_seconds, spent=SpentConfirmations(store)
     )
+    guard = Guard(policy, tokens, clients, auto_approve=settings.auto_approve_destructive, metrics=metrics)
     limits = CallerLimits(settings.rate_limit_per_minute, settings.rate_limit_storage, metrics, policy.rate_limit)
     runtime = Runtime(
         settings=settings,
@@ -176,6 +187,7 @@ def build_app(settings: Settings, transport: str = "http") -> App:
         files=LocalFiles(settings.files_root, settings.max_file_bytes),
         metrics=metrics,
         limits=limits,
+        store=store,
     )
     return App(runtime, tuple(provider(runtime) for provider in PROVIDERS))
 

@@ -47,6 +47,7 @@ from guard.guard import Guard, InputRequired
 from guard.ratelimit import CallerLimits
 from observability.client_log import tell_client
 from observability.metrics import Metrics
+from store import Store
 
 log = logging.getLogger("aws_ops_mcp")
 
@@ -80,6 +81,8 @@ class Runtime:
     files: LocalFiles
     metrics: Metrics
     limits: CallerLimits
+    store: Store
+    """The state database (store/): blocking, so only from worker threads."""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ this server's own snake_case code, except under `AwsError`, where it is AWS's er
     ├── ConfirmationRequired    confirmation_required   destructive: repeat with confirmation_token
     ├── ConfirmationRejected    confirmation_invalid    the token does not confirm this call
     ├── ConfirmationDeclined    confirmation_declined   the user said no
+    ├── StateUnavailable        state_unavailable       the state database did not answer; nothing was run
     ├── EndpointUnreachable     endpoint_unreachable    no answer from AWS (network, region)
     ├── AwsError                <AWS's code>            AWS answered with an error (AccessDenied, NoSuchBucket...)
     ├── BotocoreFailure         <botocore's class>      the SDK failed before AWS answered
@@ -179,6 +180,11 @@ class ConfirmationRejected(OpsError):
 class ConfirmationDeclined(OpsError):
     code = "confirmation_declined"
     hint = "the user did not approve the operation; nothing was changed"
+
+
+class StateUnavailable(OpsError):
+    code = "state_unavailable"
+    hint = "the server's state database (AWS_MCP_DATABASE_URL) did not answer; nothing was changed: retry later"
 
 
 class EndpointUnreachable(OpsError):

@@ -2,8 +2,9 @@
 
 A token names the caller, the target (credentials source, role, account, region) and a hash of the
 exact service, operation and parameters. Any replica holding the same AWS_MCP_CONFIRMATION_SECRET
-can verify it; spent tokens are remembered in this process only, so replicas behind a load balancer
-need session affinity for the retry (or a shared spent-token store).
+can verify it. Spent tokens go to a `SpentTokens` set: the server uses the state database
+(store/confirmations.py), so a token is single-use across every replica sharing it; without one, this
+process remembers them.
 """
 
 import base64
@@ -13,8 +14,9 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from core.calls import AwsCall
 
@@ -45,6 +47,30 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+class SpentTokens(Protocol):
+    def spend(self, nonce: str, expires_at: int) -> bool:
+        """Record a token's nonce as used; False when it already was. Atomic; may block."""
+        ...
+
+
+class ProcessSpentTokens:
+    """Spent tokens remembered by this process only, forgotten once expired."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._spent: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def spend(self, nonce: str, expires_at: int) -> bool:
+        now = self._clock()
+        with self._lock:
+            self._spent = {spent: exp for spent, exp in self._spent.items() if exp >= now}
+            if nonce in self._spent:
+                return False
+            self._spent[nonce] = expires_at
+            return True
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     token: str
@@ -52,12 +78,17 @@ class IssuedToken:
 
 
 class ConfirmationTokens:
-    def __init__(self, secret: str | None, ttl_seconds: int, clock=time.time) -> None:
+    def __init__(
+        self,
+        secret: str | None,
+        ttl_seconds: int,
+        clock: Callable[[], float] = time.time,
+        spent: SpentTokens | None = None,
+    ) -> None:
         self._key = (secret or secrets.token_hex(32)).encode()
         self.ttl_seconds = ttl_seconds
         self._clock = clock
-        self._spent: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._spent = spent if spent is not None else ProcessSpentTokens(clock)
 
     def issue(self, call: AwsCall, caller: str) -> IssuedToken:
         expires_at = int(self._clock()) + self.ttl_seconds
@@ -66,18 +97,15 @@ class ConfirmationTokens:
         return IssuedToken(f"{payload}.{self._sign(payload)}", expires_at)
 
     def redeem(self, token: str, call: AwsCall, caller: str) -> None:
-        """Spend the token for this call, or raise `TokenRejected`."""
+        """Spend the token for this call, or raise `TokenRejected`. Blocking when the spent set is a database:
+        call it from a worker thread."""
         claims = self._verify(token)
         if claims["c"] != caller:
             raise TokenRejected("the token was issued to another caller")
         if claims["h"] != call_digest(call):
             raise TokenRejected("the token was issued for a different operation, parameters or target")
-        now = self._clock()
-        with self._lock:
-            self._spent = {nonce: exp for nonce, exp in self._spent.items() if exp >= now}
-            if claims["n"] in self._spent:
-                raise TokenRejected("the token was already used; tokens are single-use")
-            self._spent[claims["n"]] = claims["exp"]
+        if not self._spent.spend(claims["n"], claims["exp"]):
+            raise TokenRejected("the token was already used; tokens are single-use")
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())

@@ -6,10 +6,12 @@ Curated, generic and CLI tools all reach AWS through `AwsExecutor`, which hands 
 The decisions land on the current `Invocation`; the tool layer writes the audit line.
 """
 
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
 
+import anyio.to_thread
 from mcp.server.elicitation import render_elicitation_schema
 from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
@@ -19,12 +21,21 @@ from pydantic import BaseModel, Field
 from catalog.classify import OpClass, classify
 from core.calls import AwsCall, ResolvedTarget, Target
 from core.clients import AwsClients
-from core.errors import ConfirmationDeclined, ConfirmationRejected, ConfirmationRequired, PolicyDenied
+from core.errors import (
+    ConfirmationDeclined,
+    ConfirmationRejected,
+    ConfirmationRequired,
+    PolicyDenied,
+    StateUnavailable,
+)
 from core.invocation import Invocation, current
 from guard.audit import redact_params
 from guard.confirm import ConfirmationTokens, TokenExpired, TokenRejected
 from guard.policy import Decision, Policy, PolicyError
 from observability.metrics import Metrics
+from store import StoreUnavailable
+
+log = logging.getLogger("aws_ops_mcp.guard")
 
 INPUT_REQUIRED_VERSION = "2026-07-28"
 CONFIRM_KEY = "confirm_destructive"
@@ -168,14 +179,14 @@ class Guard:
             record["warning"] = "AWS_MCP_AUTO_APPROVE_DESTRUCTIVE=true: ran without confirmation"
             return "auto"
         if invocation.confirmation_token:
-            self._redeem(invocation.confirmation_token, call, invocation)
+            await self._redeem(invocation.confirmation_token, call, invocation)
             return "confirmed"
         ctx = invocation.context
         summary = self.describe(call)
         if ctx is not None and _supports_form_elicitation(ctx):
             message = f"Confirm: {summary}. This cannot be undone."
             if ctx.protocol_version and is_version_at_least(ctx.protocol_version, INPUT_REQUIRED_VERSION):
-                return self._confirm_by_input_required(call, invocation, ctx, message, record)
+                return await self._confirm_by_input_required(call, invocation, ctx, message, record)
             if ctx.session.can_send_request:
                 try:
                     result = await ctx.elicit(message, DestructiveConfirmation)
@@ -195,7 +206,7 @@ class Guard:
             action=summary,
         )
 
-    def _confirm_by_input_required(
+    async def _confirm_by_input_required(
         self, call: AwsCall, invocation: Invocation, ctx: Any, message: str, record: dict[str, Any]
     ) -> str:
         """2026-07-28 clients answer elicitations by retrying the call; the token rides `request_state`."""
@@ -210,17 +221,21 @@ class Guard:
                 )
             )
             raise InputRequired(InputRequiredResult(input_requests={CONFIRM_KEY: request}, request_state=issued.token))
-        self._redeem(ctx.request_state or "", call, invocation)
+        await self._redeem(ctx.request_state or "", call, invocation)
         if not isinstance(answer, ElicitResult):
             raise ConfirmationRejected("the client answered the confirmation with something other than an elicitation")
         return _elicitation_outcome(answer.action, (answer.content or {}).get("confirm") is True, record)
 
-    def _redeem(self, token: str, call: AwsCall, invocation: Invocation) -> None:
+    async def _redeem(self, token: str, call: AwsCall, invocation: Invocation) -> None:
+        """Spend the token in a worker thread: the spent set is the state database, and the loop never waits on it."""
         try:
-            self.tokens.redeem(token, call, _holder(invocation))
+            await anyio.to_thread.run_sync(self.tokens.redeem, token, call, _holder(invocation))
         except TokenRejected as exc:
             self.metrics.confirmation("expired" if isinstance(exc, TokenExpired) else "rejected")
             raise ConfirmationRejected(f"confirmation token refused: {exc}") from None
+        except StoreUnavailable as exc:
+            log.error("confirmation not recorded: %s", exc)
+            raise StateUnavailable("the confirmation could not be recorded, so the call did not run") from None
 
     @staticmethod
     def describe(call: AwsCall) -> str:

@@ -31,6 +31,7 @@ CHATTY_LIBRARIES = (
     "httpx",
     "httpx2",
     "werkzeug",
+    "alembic",
 )
 """At DEBUG these log request and response bodies, secret values included: never below WARNING."""
 FORMATS = ("json", "console")

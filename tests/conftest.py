@@ -21,6 +21,7 @@ from http_app import build_http_app
 from observability.logs import quiet_chatty_libraries
 from sandbox import DEFAULT_ACCOUNT, PROD_ACCOUNT, STAGING_ACCOUNT, assume, free_port, start_moto
 from server import OpsServer, create_server
+from tests.postgres import EmbeddedPostgres, embedded_postgres
 
 ACCESS_KEY = "AKIATESTSESSIONKEY01"
 SECRET_KEY = "test-secret-access-key-7f3a9c"
@@ -48,7 +49,29 @@ def quiet_libraries() -> None:
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One embedded state database for the session's servers (tokens carry random nonces: no test sees
+    another's), so no test writes to the user's own state folder. Store tests open their own."""
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[EmbeddedPostgres]:
+    """One real PostgreSQL per session, started by the first test that asks for it."""
+    with embedded_postgres() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """AWS_MCP_DATABASE_URL for a shared, empty state database: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared-state.db'}"
+    return request.getfixturevalue("postgres").fresh_database()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory, state_dir: Path) -> Iterator[str]:
     home = tmp_path_factory.mktemp("aws-home")
     saved = dict(os.environ)
     # AWS_DATA_PATH stays: importing awscli sets it to awscli's own data (catalog/cli.py's parser needs it).
@@ -62,6 +85,7 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "AWS_CONFIG_FILE": str(home / "config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
             "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_MCP_STATE_DIR": str(state_dir),  # servers started as child processes inherit it
         }
     )
     server, endpoint = start_moto()
@@ -130,13 +154,14 @@ def operation_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def make_settings(moto_endpoint: str, audit_file: Path, operation_index_dir: Path):
+def make_settings(moto_endpoint: str, audit_file: Path, operation_index_dir: Path, state_dir: Path):
     def make(**overrides: str) -> Settings:
         environment = {
             **BASE_ENVIRONMENT,
             "AWS_ENDPOINT_URL": moto_endpoint,
             "AWS_MCP_AUDIT_LOG": str(audit_file),
             "AWS_MCP_CACHE_DIR": str(operation_index_dir),
+            "AWS_MCP_STATE_DIR": str(state_dir),
         }
         environment.update(overrides)
         return load_settings({k: v for k, v in environment.items() if v is not None}, env_file=None)
@@ -180,6 +205,7 @@ def serve(settings: Settings, build_index: bool = False) -> Iterator[Served]:
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
+        server.app.runtime.store.close()
 
 
 @pytest.fixture

@@ -172,7 +172,8 @@ def image_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     environment = dockerfile().runtime.environment()
     environment["PATH"] = os.environ["PATH"]
     environment["HOME"] = str(tmp_path / "home")
-    environment["AWS_MCP_CACHE_DIR"] = str(tmp_path / environment["AWS_MCP_CACHE_DIR"].lstrip("/"))
+    for folder in ("AWS_MCP_CACHE_DIR", "AWS_MCP_STATE_DIR"):
+        environment[folder] = str(tmp_path / environment[folder].lstrip("/"))
     (tmp_path / "home").mkdir(exist_ok=True)
     environment.update(
         AWS_CONFIG_FILE=str(tmp_path / "home" / "config"),

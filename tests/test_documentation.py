@@ -9,7 +9,7 @@ import pytest
 from config import ACCOUNT_VARIABLE, settings_variables
 from tests.repo import ROOT, environment_reads, repository_files, runtime_packages, variables_read_in_code
 
-PLATFORM_VARIABLES = frozenset({"HOME", "PATH", "TMPDIR", "XDG_CACHE_HOME"})
+PLATFORM_VARIABLES = frozenset({"HOME", "PATH", "TMPDIR", "XDG_CACHE_HOME", "XDG_STATE_HOME"})
 """Operating-system conventions the code may consult; they are not this server's configuration."""
 
 

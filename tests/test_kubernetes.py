@@ -5,7 +5,7 @@ the server's configuration and the issue's hardening rules."""
 import fnmatch
 import posixpath
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import kubernetes_validate
@@ -113,6 +113,15 @@ def test_deployment_gives_the_read_only_image_a_writable_tmp_and_keeps_its_prebu
     volumes = {v["name"]: v for v in pod()["volumes"]}
     assert "emptyDir" in volumes[mounts["/tmp"]]
     assert "AWS_MCP_CACHE_DIR" not in environment(), "the image's index, built at image build time, would be unused"
+
+
+def test_deployment_gives_the_embedded_state_database_a_writable_folder():
+    mounts = {m["mountPath"]: m["name"] for m in container()["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod()["volumes"]}
+    image = dockerfile().runtime.environment()["AWS_MCP_STATE_DIR"]
+    state_dir = PurePosixPath(configmap_environment().get("AWS_MCP_STATE_DIR", image))
+    mount = next(path for path in mounts if state_dir.is_relative_to(path))
+    assert "emptyDir" in volumes[mounts[mount]]
 
 
 def configmap_environment() -> dict[str, str]:

@@ -158,6 +158,7 @@ async def test_stdio_serves_tools_and_set_environment_sets_the_process_variables
 
     environment = {
         "AWS_MCP_CACHE_DIR": str(operation_index_dir),  # where a missing index would be built at start-up
+        "AWS_MCP_STATE_DIR": os.environ["AWS_MCP_STATE_DIR"],  # the session's, not the user's own
         "AWS_ENDPOINT_URL": moto_endpoint,
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
