@@ -12,13 +12,10 @@ every match. A recursive delete is one DeleteObjects call of up to 1,000 keys, s
 confirmation; the result says how many matches are left, and the same command deletes the next ones.
 """
 
-import fnmatch
 import mimetypes
 import posixpath
-import shlex
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.client import BaseClient
@@ -31,87 +28,30 @@ from core.files import LocalFiles
 from core.output import fit
 from core.payload import path_reference
 from generic.api import ApiResult, GenericApi, Pagination, Request, Response
+from generic.s3_plans import (
+    FIT_HINT,
+    MAX_LISTED,
+    MAX_OBJECTS,
+    OBJECT_OPTIONS,
+    PAGE_SIZE,
+    UNSUPPORTED,
+    Copy,
+    Listing,
+    delete_params,
+    delete_summary,
+    deletion,
+    folder,
+    included,
+    inside_source,
+    into,
+    join,
+    ls_continuation,
+    refuse_options,
+    say_listed,
+    tag_set,
+    under,
+)
 from guard.guard import Guard
-
-MAX_OBJECTS = 1_000
-"""Keys one `rm --recursive` deletes (one DeleteObjects call, one confirmation); files one folder upload takes."""
-LS_MAX_ITEMS = 1_000
-"""Entries `ls` keeps to show (what fits the output cap is shown); --summarize counts every object."""
-MAX_LISTED = 1_000
-"""Steps a cp result or a dry run keeps to show; `count` covers them all."""
-PAGE_SIZE = 1_000
-"""Keys one ListObjectsV2 call (one guarded call) reads."""
-
-_OBJECT_OPTIONS = {
-    "acl": "ACL",
-    "cache_control": "CacheControl",
-    "content_disposition": "ContentDisposition",
-    "content_encoding": "ContentEncoding",
-    "content_language": "ContentLanguage",
-    "content_type": "ContentType",
-    "expires": "Expires",
-    "metadata": "Metadata",
-    "sse": "ServerSideEncryption",
-    "sse_kms_key_id": "SSEKMSKeyId",
-    "storage_class": "StorageClass",
-    "website_redirect": "WebsiteRedirectLocation",
-}
-"""`s3 cp` options and the PutObject/CopyObject parameter each one sets."""
-_QUIET_OPTIONS = {"quiet", "only_show_errors", "no_progress", "progress", "page_size", "human_readable"}
-"""Options about what the CLI prints or how it pages, which change nothing here."""
-_UNSUPPORTED = {
-    "mv": "`s3 mv` is not supported: run `s3 cp`, then `s3 rm` for the source (it asks for confirmation).",
-    "sync": "`s3 sync` is not supported: use `s3 cp --recursive` (with --exclude/--include) instead.",
-}
-
-
-@dataclass(frozen=True)
-class Copy:
-    """One object to move: `source` and `destination` are {"bucket", "key"} or {"path"} (root-relative)."""
-
-    source: dict[str, str]
-    destination: dict[str, str]
-    size: int | None = None
-
-    @property
-    def kind(self) -> str:
-        if "path" in self.source:
-            return "upload"
-        return "download" if "path" in self.destination else "copy"
-
-    def describe(self) -> dict[str, Any]:
-        return {"action": self.kind, "from": _text(self.source), "to": _text(self.destination)}
-
-
-@dataclass
-class _Listing:
-    """What `s3 ls` shows: the first LS_MAX_ITEMS entries, and counts over every object read."""
-
-    prefixes: list[str] = field(default_factory=list)
-    objects: list[dict[str, Any]] = field(default_factory=list)
-    total_objects: int = 0
-    total_size: int = 0
-    unshown: bool = False
-    """Entries were read and not kept, or pages were left unread."""
-
-    @property
-    def full(self) -> bool:
-        return len(self.prefixes) + len(self.objects) >= LS_MAX_ITEMS
-
-    def add(self, page: dict[str, Any]) -> None:
-        for prefix in page.get("CommonPrefixes", []):
-            self._keep(self.prefixes, prefix["Prefix"])
-        for item in page.get("Contents", []):
-            self.total_objects += 1
-            self.total_size += item.get("Size") or 0
-            entry = {"key": item["Key"], "size": item.get("Size"), "last_modified": item.get("LastModified")}
-            self._keep(self.objects, entry)
-
-    def _keep(self, entries: list[Any], entry: Any) -> None:
-        if self.full:
-            self.unshown = True
-        else:
-            entries.append(entry)
 
 
 class S3Transfers:
@@ -122,8 +62,8 @@ class S3Transfers:
         self.files = files
 
     async def run(self, target: ResolvedTarget, action: str, args: dict[str, Any]) -> ApiResult:
-        if action in _UNSUPPORTED:
-            raise CommandRefused(_UNSUPPORTED[action])
+        if action in UNSUPPORTED:
+            raise CommandRefused(UNSUPPORTED[action])
         handler = {"ls": self._ls, "cp": self._cp, "mb": self._mb, "rb": self._rb, "rm": self._rm}[action]
         return await handler(target, dict(args))
 
@@ -133,7 +73,7 @@ class S3Transfers:
         location = args.pop("location")
         recursive = args.pop("recursive", False)
         summarize = args.pop("summarize", False)
-        _refuse_options("ls", args)
+        refuse_options("ls", args)
         if location is None:
             listed = await self._call(target, "ListBuckets", {})
             buckets = [{"name": b["Name"], "created": b.get("CreationDate")} for b in listed.data.get("Buckets", [])]
@@ -148,14 +88,14 @@ class S3Transfers:
             shown["total_size"] = listing.total_size
         result = self._result(last, shown)
         if listing.unshown or result.truncation is not None:
-            result.result.update(_ls_continuation(params, result.result.get("objects", []), listing, summarize))
+            result.result.update(ls_continuation(params, result.result.get("objects", []), listing, summarize))
         return result
 
     async def _listing(
         self, target: ResolvedTarget, params: dict[str, Any], every_page: bool
-    ) -> tuple[_Listing, AwsCall]:
+    ) -> tuple[Listing, AwsCall]:
         """The entries `ls` keeps, reading every page when `every_page` (to count), else until it has enough."""
-        listing, last = _Listing(), None
+        listing, last = Listing(), None
         async with aclosing(self._pages(target, params)) as pages:
             async for page in pages:
                 listing.add(page.data)
@@ -169,19 +109,19 @@ class S3Transfers:
     async def _mb(self, target: ResolvedTarget, args: dict[str, Any]) -> ApiResult:
         bucket = args.pop("location")["bucket"]
         tags = args.pop("tags", None)
-        _refuse_options("mb", args)
+        refuse_options("mb", args)
         params: dict[str, Any] = {"Bucket": bucket}
         if target.region != "us-east-1":
             params["CreateBucketConfiguration"] = {"LocationConstraint": target.region}
         created = await self._call(target, "CreateBucket", params)
         if tags:
-            await self._call(target, "PutBucketTagging", {"Bucket": bucket, "Tagging": {"TagSet": _tag_set(tags)}})
+            await self._call(target, "PutBucketTagging", {"Bucket": bucket, "Tagging": {"TagSet": tag_set(tags)}})
         return self._result(created.call, {"created": f"s3://{bucket}", "region": target.region})
 
     async def _rb(self, target: ResolvedTarget, args: dict[str, Any]) -> ApiResult:
         bucket = args.pop("location")["bucket"]
         force = args.pop("force", False)
-        _refuse_options("rb", args)
+        refuse_options("rb", args)
         if force:
             probe = await self._call(target, "ListObjectsV2", {"Bucket": bucket, "MaxKeys": 1})
             if probe.data.get("KeyCount"):
@@ -199,7 +139,7 @@ class S3Transfers:
         recursive = args.pop("recursive", False)
         dryrun = args.pop("dryrun", False)
         filters = args.pop("filters", [])
-        _refuse_options("rm", args)
+        refuse_options("rm", args)
         bucket = location["bucket"]
         if not recursive:
             if dryrun:
@@ -207,7 +147,7 @@ class S3Transfers:
                 return self._plan("DeleteObject", target, steps, 1)
             deleted = await self._call(target, "DeleteObject", {"Bucket": bucket, "Key": location["key"]})
             return self._result(deleted.call, {"deleted": [f"s3://{bucket}/{location['key']}"]})
-        prefix = _folder(location["key"])
+        prefix = folder(location["key"])
         keys, matched = [], 0
         async for key, _ in self._matching(target, bucket, prefix, filters):
             matched += 1
@@ -218,9 +158,9 @@ class S3Transfers:
             return self._plan("DeleteObjects", target, steps, len(keys), matched)
         if not keys:
             return self._nothing(target, "DeleteObjects", f"no objects under s3://{bucket}/{prefix}")
-        summary = _delete_summary(bucket, prefix, keys, matched)
-        deleted = await self._call(target, "DeleteObjects", _delete_params(bucket, keys), summary=summary)
-        return self._result(deleted.call, _deletion(keys, matched, deleted.data.get("Errors", [])))
+        summary = delete_summary(bucket, prefix, keys, matched)
+        deleted = await self._call(target, "DeleteObjects", delete_params(bucket, keys), summary=summary)
+        return self._result(deleted.call, deletion(keys, matched, deleted.data.get("Errors", [])))
 
     # --- cp --------------------------------------------------------------------------------------
 
@@ -230,10 +170,10 @@ class S3Transfers:
         dryrun = args.pop("dryrun", False)
         filters = args.pop("filters", [])
         guess_type = args.pop("guess_mime_type", True)
-        extra = {_OBJECT_OPTIONS[name]: args.pop(name) for name in list(args) if name in _OBJECT_OPTIONS}
+        extra = {OBJECT_OPTIONS[name]: args.pop(name) for name in list(args) if name in OBJECT_OPTIONS}
         if "metadata_directive" in args:
             extra["MetadataDirective"] = args.pop("metadata_directive")
-        _refuse_options("cp", args)
+        refuse_options("cp", args)
         copies = self._copies(target, self._relative(source), self._relative(destination), recursive, filters)
         steps, count, last = [], 0, None
         async with aclosing(copies):
@@ -248,7 +188,7 @@ class S3Transfers:
         if last is None:
             return self._nothing(target, "ListObjectsV2", "nothing matched; no object was copied")
         result = self._result(last, {"copied": steps, "count": count})
-        _say_listed(result.result, "copied", count)
+        say_listed(result.result, "copied", count)
         return result
 
     async def _copies(
@@ -267,26 +207,26 @@ class S3Transfers:
             for copy in await self._uploads(source["path"], destination, filters):
                 yield copy
             return
-        prefix = _folder(source["key"])
-        skipped = _inside_source(source, prefix, destination)
+        prefix = folder(source["key"])
+        skipped = inside_source(source, prefix, destination)
         async for key, size in self._matching(target, source["bucket"], prefix, filters):
             if not key.endswith("/") and not (skipped and key.startswith(skipped)):
-                yield Copy({"bucket": source["bucket"], "key": key}, _under(destination, key[len(prefix) :]), size)
+                yield Copy({"bucket": source["bucket"], "key": key}, under(destination, key[len(prefix) :]), size)
 
     async def _single_copy(self, source: dict[str, str], destination: dict[str, str]) -> Copy:
         if "path" in source and await self.executor.in_thread(self.files.is_dir, source["path"]):
             raise InvalidInput(f"{source['path']!r} is a folder: add --recursive to copy what it holds")
         name = posixpath.basename(source.get("key") or source.get("path", "").rstrip("/"))
         into_folder = "path" in destination and await self.executor.in_thread(self._names_folder, destination["path"])
-        return Copy(source, _into(destination, name, into_folder))
+        return Copy(source, into(destination, name, into_folder))
 
     async def _uploads(self, folder: str, destination: dict[str, str], filters: list) -> list[Copy]:
         """The folder's files the filters keep; files they leave out are never looked at (special files too)."""
         files = await self.executor.in_thread(
-            lambda: list(self.files.files_under(folder, lambda relative: _included(relative, filters)))
+            lambda: list(self.files.files_under(folder, lambda relative: included(relative, filters)))
         )
         base = folder.rstrip("/")
-        return [Copy({"path": _join(base, f.relative)}, _under(destination, f.relative), f.size) for f in files]
+        return [Copy({"path": join(base, f.relative)}, under(destination, f.relative), f.size) for f in files]
 
     async def _copy(self, target: ResolvedTarget, copy: Copy, extra: dict[str, Any], guess_type: bool) -> AwsCall:
         """One object copied, uploaded or downloaded, as its own guarded call; the call made."""
@@ -352,7 +292,7 @@ class S3Transfers:
             last = await self.api.call(Request(target, model, item))
             uploaded.append({"key": item["Key"], "size": file.size, "etag": last.data.get("ETag")})
         result = self._result(last.call, {"bucket": payload.get("Bucket"), "uploaded": uploaded, "count": len(files)})
-        _say_listed(result.result, "uploaded", len(files))
+        say_listed(result.result, "uploaded", len(files))
         return result.model_copy(update={"local_files": [folder]})
 
     # --- shared ----------------------------------------------------------------------------------
@@ -373,7 +313,7 @@ class S3Transfers:
         """(key, size) of every object under `prefix` that passes the filters, in key order."""
         async for page in self._pages(target, {"Bucket": bucket, "Prefix": prefix}):
             for item in page.data.get("Contents", []):
-                if _included(item["Key"][len(prefix) :], filters):
+                if included(item["Key"][len(prefix) :], filters):
                     yield item["Key"], item.get("Size", 0)
 
     async def _call(
@@ -408,7 +348,7 @@ class S3Transfers:
                     "then the same command deletes the next ones"
                 )
         result = self._shown(operation, "read", target, shown)
-        _say_listed(result.result, "would", count)
+        say_listed(result.result, "would", count)
         return result
 
     def _nothing(self, target: ResolvedTarget, operation: str, note: str) -> ApiResult:
@@ -416,7 +356,7 @@ class S3Transfers:
 
     def _shown(self, operation: str, op_class: str, target: ResolvedTarget, shown: dict[str, Any]) -> ApiResult:
         """The result as the model sees it: cut to the output cap (lists lose their tail), saying what was cut."""
-        fitted, truncation = fit(shown, self.api.max_output_bytes, _FIT_HINT)
+        fitted, truncation = fit(shown, self.api.max_output_bytes, FIT_HINT)
         return ApiResult(
             service="s3",
             operation=operation,
@@ -433,120 +373,3 @@ class S3Transfers:
         if "path" in location:
             return {"path": self.files.relative(location["path"])}
         return location
-
-
-_FIT_HINT = (
-    "only lists were cut to fit AWS_MCP_MAX_OUTPUT_BYTES: count, matched, left and total_objects cover every object"
-)
-
-
-def _say_listed(shown: dict[str, Any], key: str, count: int) -> None:
-    """`listed`, how many entries the result shows under `key`, when that is fewer than `count`."""
-    listed = len(shown.get(key, []))
-    if listed < count:
-        shown["listed"] = listed
-
-
-def _ls_continuation(
-    params: dict[str, Any], objects: list[dict[str, Any]], listing: _Listing, summarize: bool
-) -> dict[str, Any]:
-    """`listed` and `more`: how many objects the result shows, and the command that lists the ones after them."""
-    command = ["s3api", "list-objects-v2", "--bucket", params["Bucket"]]
-    if params["Prefix"]:
-        command += ["--prefix", params["Prefix"]]
-    if "Delimiter" in params:
-        command += ["--delimiter", params["Delimiter"]]
-    if not objects:
-        return {"listed": 0, "more": f"more entries exist than fit here: narrow the prefix, or `{shlex.join(command)}`"}
-    last = objects[-1]["key"]
-    counted = f" of {listing.total_objects}" if summarize else ""
-    command += ["--start-after", last]
-    return {
-        "listed": len(objects),
-        "more": f"{len(objects)}{counted} objects are listed, the rest follow {last!r}: "
-        f"continue with `{shlex.join(command)}`",
-    }
-
-
-def _delete_params(bucket: str, keys: list[str]) -> dict[str, Any]:
-    return {"Bucket": bucket, "Delete": {"Objects": [{"Key": key} for key in keys], "Quiet": True}}
-
-
-def _delete_summary(bucket: str, prefix: str, keys: list[str], matched: int) -> str:
-    sample = ", ".join(keys[:3]) + (", …" if len(keys) > 3 else "")
-    of = f" of {matched}" if matched > len(keys) else ""
-    return f"delete {len(keys)}{of} objects under s3://{bucket}/{prefix} ({sample})"
-
-
-def _deletion(keys: list[str], matched: int, errors: list[dict[str, Any]]) -> dict[str, Any]:
-    """What a recursive delete did: `left` counts the matches still there (not sent, or failed)."""
-    failed = {error.get("Key") for error in errors}
-    deleted = len([key for key in keys if key not in failed])
-    shown: dict[str, Any] = {"deleted": deleted, "errors": errors, "matched": matched, "left": matched - deleted}
-    if matched > len(keys):
-        shown["more"] = (
-            f"{matched - len(keys)} matching objects were not deleted (one DeleteObjects call takes at most "
-            f"{MAX_OBJECTS:,} keys): run the same command again to delete the next ones"
-        )
-    return shown
-
-
-def _inside_source(source: dict[str, str], prefix: str, destination: dict[str, str]) -> str | None:
-    """The destination prefix when it lies under the source prefix in the same bucket: the copies made there
-    must not be listed, and copied again, as sources."""
-    if destination.get("bucket") != source["bucket"]:
-        return None
-    into = _folder(destination["key"])
-    return into if into.startswith(prefix) else None
-
-
-def _refuse_options(action: str, args: dict[str, Any]) -> None:
-    unsupported = sorted(name for name in args if name not in _QUIET_OPTIONS)
-    if unsupported:
-        names = ", ".join("--" + name.replace("_", "-") for name in unsupported)
-        raise CommandRefused(
-            f"`s3 {action}` option {names} is not supported here",
-            hint="use the s3api command (or execute) for the operation with those parameters",
-        )
-
-
-def _included(relative: str, filters: list[dict[str, str]]) -> bool:
-    """awscli's rule: every object is included unless the last filter matching it is an exclude."""
-    included = True
-    for rule in filters:
-        if fnmatch.fnmatchcase(relative, rule["pattern"]):
-            included = rule["type"] == "include"
-    return included
-
-
-def _folder(key: str) -> str:
-    return key if not key or key.endswith("/") else key + "/"
-
-
-def _join(base: str, relative: str) -> str:
-    return relative if base in ("", ".") else f"{base}/{relative}"
-
-
-def _into(destination: dict[str, str], name: str, into_folder: bool) -> dict[str, str]:
-    """A single object's destination: into the folder when the destination names one."""
-    if "path" in destination:
-        path = destination["path"]
-        return {"path": _join(path.rstrip("/"), name) if into_folder else path}
-    key = destination["key"]
-    return {**destination, "key": key + name if not key or key.endswith("/") else key}
-
-
-def _under(destination: dict[str, str], relative: str) -> dict[str, str]:
-    if "path" in destination:
-        return {"path": _join(destination["path"].rstrip("/"), relative)}
-    return {**destination, "key": _folder(destination["key"]) + relative}
-
-
-def _text(location: dict[str, str]) -> str:
-    return location["path"] if "path" in location else f"s3://{location['bucket']}/{location['key']}"
-
-
-def _tag_set(tags: Any) -> list[dict[str, str]]:
-    if isinstance(tags, dict):
-        return [{"Key": str(k), "Value": str(v)} for k, v in tags.items()]
-    return [{"Key": str(t.get("Key")), "Value": str(t.get("Value"))} for t in tags or []]

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, known_variables, load_settings, settings_variables
+from config import ConfigError, load_settings, settings_variables
 from sandbox import free_port
 from tests.repo import ROOT, variables_read_in_code
 from tests.test_transports import run_server, server_environment
+from variables import known_variables
 
 TOKEN = "startup-test-token-8d2e41"
 PROD_ROLE = "arn:aws:iam::111111111111:role/ops-admin"
