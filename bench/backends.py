@@ -25,6 +25,7 @@ def serve_floor(port: int) -> None:
     from botocore.config import Config
     from mcp.server.mcpserver import MCPServer
 
+    from config import load_settings
     from http_app import transport_security
 
     floor = MCPServer("floor")
@@ -39,7 +40,8 @@ def serve_floor(port: int) -> None:
         identity = await anyio.to_thread.run_sync(sts.get_caller_identity)
         return {"account": identity["Account"], "arn": identity["Arn"], "user_id": identity["UserId"]}
 
-    app = floor.streamable_http_app(streamable_http_path="/mcp", transport_security=transport_security(HOST), host=HOST)
+    security = transport_security(HOST, load_settings({}, env_file=None))
+    app = floor.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=HOST)
     uvicorn.run(app, host=HOST, port=port, log_level="warning")
 
 

@@ -21,6 +21,7 @@ from http_app import build_http_app
 from observability.logs import quiet_chatty_libraries
 from sandbox import DEFAULT_ACCOUNT, PROD_ACCOUNT, STAGING_ACCOUNT, assume, free_port, start_moto
 from server import OpsServer, create_server
+from tests.helpers import release
 from tests.postgres import EmbeddedPostgres, embedded_postgres
 
 ACCESS_KEY = "AKIATESTSESSIONKEY01"
@@ -140,6 +141,16 @@ def aws(moto_endpoint: str) -> Callable[..., Account]:
         return opened[name]
 
     return open_account
+
+
+@pytest.fixture
+def site_pipe(files_root: Path) -> Iterator[Path]:
+    """A named pipe in the test module's files root (`site/pipe`), released at teardown: a regression fails on
+    the timeout, then the blocked worker thread goes on and the suite ends."""
+    pipe = files_root / "site" / "pipe"
+    os.mkfifo(pipe)
+    yield pipe
+    release(pipe)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ import pytest
 
 from sandbox import PROD_ACCOUNT
 from tests.conftest import connect, serve
-from tests.helpers import audit_records, error_of, fails, ok, release
+from tests.helpers import audit_records, error_of, fails, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -131,16 +130,6 @@ async def test_rb_force_on_a_full_bucket_is_refused_and_mv_sync_point_elsewhere(
     assert forced["code"] == "command_refused" and "s3 rm s3://full --recursive" in forced["hint"]
     for command in ("s3 mv s3://full/k s3://full/j", "s3 sync s3://full s3://other"):
         assert (await fails(client, "execute_aws_write_command", command=command))["code"] == "command_refused"
-
-
-@pytest.fixture
-def site_pipe(files_root) -> Iterator[Path]:
-    """A named pipe in the files root, released at teardown: a regression fails on the timeout, then the blocked
-    worker thread goes on and the suite ends."""
-    pipe = files_root / "site" / "pipe"
-    os.mkfifo(pipe)
-    yield pipe
-    release(pipe)
 
 
 @pytest.mark.timeout(30)

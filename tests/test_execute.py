@@ -3,16 +3,13 @@
 import base64
 import io
 import json
-import os
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from sandbox import PROD_ACCOUNT
 from tests.conftest import connect, serve
-from tests.helpers import audit_records, error_of, fails, ok, release
+from tests.helpers import audit_records, error_of, fails, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -355,16 +352,6 @@ async def test_without_a_files_root_no_local_file_is_read(client):
     assert report["valid"] is False and "not enabled" in report["errors"][0]
     error = await invoke_fails(client, "s3", "PutObject", payload)
     assert error["code"] == "local_file_refused" and "AWS_MCP_FILES_ROOT" in error["hint"]
-
-
-@pytest.fixture
-def site_pipe(files_root) -> Iterator[Path]:
-    """A named pipe in the files root, released at teardown: a regression fails on the timeout, then the blocked
-    worker thread goes on and the suite ends."""
-    pipe = files_root / "site" / "pipe"
-    os.mkfifo(pipe)
-    yield pipe
-    release(pipe)
 
 
 @pytest.mark.timeout(20)
