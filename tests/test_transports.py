@@ -190,3 +190,17 @@ def test_a_loopback_server_refuses_rebound_hosts_and_foreign_origins(served, pat
     assert post(f"{served.url}{path}", INITIALIZE)[0] == 200
     assert post(f"{served.url}{path}", INITIALIZE, {"Host": "attacker.example"})[0] == 421
     assert post(f"{served.url}{path}", INITIALIZE, {"Origin": "http://attacker.example"})[0] == 403
+
+
+def test_the_listening_socket_says_it_is_tcp_so_responses_are_not_held_back_by_nagle():
+    """asyncio sets TCP_NODELAY only on sockets whose protocol is IPPROTO_TCP; a socket made with protocol 0
+    left Nagle on, and every response waited ~40 ms for the client's delayed ACK."""
+    import socket
+
+    from http_app import listen
+
+    sock = listen("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
