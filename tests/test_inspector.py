@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ACCESS_KEY, SECRET_KEY
+from tests.conftest import ACCESS_KEY, SECRET_KEY, serve
+from tests.issuers import hs256, hs256_settings
 from tests.repo import ROOT
 
 CLIENTS = ROOT / "tests" / "inspector" / "node_modules" / ".bin"
@@ -93,3 +94,28 @@ def test_the_inspector_confirms_a_destructive_call_with_the_token_from_the_text(
     assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr
     assert json.loads(confirmed.stdout)["structuredContent"]["recoverable"] is False
     assert secrets.list_secrets()["SecretList"] == []
+
+
+@pytest.mark.parametrize("path", ["/mcp", "/sse"])
+def test_the_inspector_as_jwt_users_sees_its_role_and_confirms_as_an_operator(make_settings, aws, catalog, path):
+    with serve(make_settings(**hs256_settings())) as running:
+        url = f"{running.url}{path}"
+
+        def as_user(role: str, *arguments: str) -> subprocess.CompletedProcess:
+            header = f"Authorization: Bearer {hs256(f'{role}-user', role)}"
+            return inspector(url, "--header", header, *arguments, catalog=catalog)
+
+        viewer_tools = listed(as_user("viewer", "--method", "tools/list", "--strict"))
+        operator_tools = listed(as_user("operator", "--method", "tools/list", "--strict"))
+        assert "list_secrets" in viewer_tools and "delete_secret" not in viewer_tools
+        assert {"delete_secret", "execute"} <= operator_tools
+        aws().client("secretsmanager").create_secret(Name="jwt-doomed", SecretString="v")
+        delete = ["--method", "tools/call", "--tool-name", "delete_secret", "--tool-arg", "secret_id=jwt-doomed"]
+        asked = as_user("operator", *delete)
+        assert asked.returncode == TOOL_IS_ERROR, asked.stderr
+        text = json.loads(asked.stdout)["content"][0]["text"]
+        token = next(line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("confirmation_token: "))
+        foreign = as_user("admin", *delete, f"confirmation_token={token}")
+        assert foreign.returncode == TOOL_IS_ERROR and "confirmation_invalid" in foreign.stdout
+        confirmed = as_user("operator", *delete, f"confirmation_token={token}")
+        assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr
