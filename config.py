@@ -111,6 +111,8 @@ class Settings(BaseModel):
     max_file_bytes: int = Field(50 * 1024 * 1024, alias="AWS_MCP_MAX_FILE_BYTES", ge=1)
     max_output_bytes: int = Field(50_000, alias="AWS_MCP_MAX_OUTPUT_BYTES", ge=2_000, le=10_000_000)
     cache_dir: Path | None = Field(None, alias="AWS_MCP_CACHE_DIR")
+    toolsets: tuple[str, ...] | None = Field(None, alias="AWS_MCP_TOOLSETS", description="Tool sets to publish.")
+    shutdown_grace_seconds: float = Field(30.0, alias="AWS_MCP_SHUTDOWN_GRACE_SECONDS", ge=0, le=3600)
     accounts: dict[str, AccountAlias] = Field(default_factory=dict, exclude=True)
 
     @field_validator("region")
@@ -123,6 +125,17 @@ class Settings(BaseModel):
     def _split_patterns(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("toolsets", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        """Comma-separated, case-insensitive; server.py checks the names against the declared tool sets."""
+        if isinstance(value, str):
+            names = tuple(dict.fromkeys(part.strip().lower() for part in value.split(",") if part.strip()))
+            if not names:
+                raise ValueError("names no tool set")
+            return names
         return value
 
     @field_validator("endpoint_url")

@@ -1,13 +1,20 @@
-"""The HTTP surface: streamable HTTP at /mcp (and /), SSE at /sse + /messages/, /healthz, /readyz, and the
-authentication that establishes who calls."""
+"""The HTTP surface: streamable HTTP at /mcp (and /), SSE at /sse + /messages/, /healthz, /readyz, the
+authentication that establishes who calls, and uvicorn with a graceful shutdown (`serve_http`)."""
 
+import asyncio
 import hmac
 import ipaddress
+import logging
+import os
 import re
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
 
+import uvicorn
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
 from mcp.server.auth.provider import AccessToken, TokenVerifier
@@ -20,9 +27,20 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config import ConfigError, Settings
+from core.drain import Drain
 from core.invocation import token_fingerprint
 
+log = logging.getLogger("aws_ops_mcp")
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+SHUTDOWN_LINGER_SECONDS = 3.0
+"""After the drain: how long uvicorn lets open streams (SSE, streamable HTTP GET) and responses being written
+finish before it cancels them."""
+UNWIND_SECONDS = 1.0
+"""After the deadline: how long interrupted calls get to unwind and answer `interrupted` before the process exits
+without those that wait on AWS in a worker thread."""
+SHUTDOWN_SECONDS_AFTER_GRACE = UNWIND_SECONDS + SHUTDOWN_LINGER_SECONDS
+"""The most a shutdown takes beyond AWS_MCP_SHUTDOWN_GRACE_SECONDS (Kubernetes' terminationGracePeriodSeconds
+must cover the preStop pause, the grace and this)."""
 
 
 class StaticTokenVerifier:
@@ -138,12 +156,15 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
     streamable = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=host)
     sse = server.sse_app(sse_path="/sse", message_path="/messages/", transport_security=security, host=host)
     started = time.time()
+    drain: Drain = server.app.runtime.drain  # type: ignore[attr-defined]
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "name": server.name, "uptime_seconds": round(time.time() - started, 1)})
 
     async def readyz(request: Request) -> JSONResponse:
-        """Ready while the MCP session manager runs: after startup, until shutdown begins."""
+        """Ready while the MCP session manager runs and no drain has begun: after startup, until SIGTERM."""
+        if drain.draining:
+            return JSONResponse({"status": "draining", "in_flight": drain.in_flight}, status_code=503)
         if request.app.state.ready:
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "not ready"}, status_code=503)
@@ -172,3 +193,71 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
     if settings.auth_token:
         app.add_middleware(Authenticate, verifier=StaticTokenVerifier(settings.auth_token))
     return app
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn with a drain before its own shutdown. On SIGTERM (or Ctrl-C) the port stays open: /readyz answers
+    503 at once and new tool calls get a `shutting_down` error, while the calls in flight get `grace` seconds
+    (core/drain.py). Then uvicorn stops as usual: it closes the port, gives open streams SHUTDOWN_LINGER_SECONDS
+    and runs the app's lifespan shutdown (the MCP session manager). A second signal cuts the wait short.
+
+    uvicorn re-raises the signal it caught once it has stopped, which would end the process with status 143;
+    this server does not record it, so `main` returns and the process exits 0.
+    """
+
+    def __init__(self, config: uvicorn.Config, drain: Drain, grace: float) -> None:
+        super().__init__(config)
+        self.drain = drain
+        self.grace = grace
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._draining: asyncio.Task[None] | None = None
+
+    async def serve(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """The signal handler (main thread, between two steps of the event loop): set flags, schedule the rest."""
+        if self._loop is None or self.should_exit:  # not serving yet, or stopping already: as uvicorn does
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            self.should_exit = True
+            return
+        if self.drain.draining:
+            self._loop.call_soon_threadsafe(self.drain.cut_short)
+            return
+        self.drain.begin()
+        self._loop.call_soon_threadsafe(self._start_draining)
+
+    def _start_draining(self) -> None:
+        assert self._loop is not None
+        self._draining = self._loop.create_task(self._drain_then_stop())
+
+    async def _drain_then_stop(self) -> None:
+        try:
+            log.info("shutting down: %d tool call(s) in flight, waiting up to %g s", self.drain.in_flight, self.grace)
+            interrupted = await self.drain.wait(self.grace)
+            if interrupted:
+                log.warning("shutdown: %d tool call(s) interrupted at the %g s deadline", interrupted, self.grace)
+                await asyncio.sleep(UNWIND_SECONDS)
+                if self.drain.in_flight:
+                    exit_now(f"{self.drain.in_flight} interrupted call(s) still wait on AWS in worker threads")
+        finally:
+            self.should_exit = True
+
+
+def exit_now(reason: str) -> None:
+    """Exit 0 at once. Only for calls that hold a worker thread on AWS after the deadline: botocore cannot be
+    stopped mid-request, their audit lines are written, and waiting for them would outlast the pod's grace."""
+    log.warning("shutdown: %s; exiting without them", reason)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
+
+
+def serve_http(app: Starlette, host: str, port: int, drain: Drain, settings: Settings) -> None:
+    """Serve `app` until SIGTERM or Ctrl-C, then drain (GracefulServer)."""
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=int(SHUTDOWN_LINGER_SECONDS)
+    )
+    GracefulServer(config, drain, settings.shutdown_grace_seconds).run()

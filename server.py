@@ -28,7 +28,7 @@ from guard.confirm import ConfirmationTokens
 from guard.guard import Guard
 from guard.policy import Policy, PolicyError
 from services import MANAGERS
-from tooling import Runtime, ToolSpec, listed, register
+from tooling import Runtime, ToolSpec, listed, register, tool_specs
 
 log = logging.getLogger("aws_ops_mcp")
 P = TypeVar("P")
@@ -40,6 +40,8 @@ INSTRUCTIONS = (
 )
 PROVIDERS: tuple[type, ...] = (*MANAGERS, GenericTools)
 """Every class that declares tools, in the order tools/list shows them."""
+TOOLSETS: tuple[str, ...] = tuple(dict.fromkeys(spec.toolset for p in PROVIDERS for spec in tool_specs(p)))
+"""Every tool set the declarations name, in tools/list order: what AWS_MCP_TOOLSETS may choose from."""
 
 CHATTY_LIBRARIES = (
     "botocore",
@@ -63,6 +65,7 @@ class App:
 
     runtime: Runtime
     providers: tuple[Any, ...]
+    toolsets: tuple[str, ...] = TOOLSETS
 
     @property
     def settings(self) -> Settings:
@@ -87,14 +90,16 @@ class OpsServer(MCPServer):
             "aws-ops-mcp", instructions=INSTRUCTIONS, log_level=app.settings.log_level, lifespan=self._started
         )
         self.app = app
-        self.tool_specs: list[ToolSpec] = register(self, app.providers, app.runtime)
+        self.tool_specs: list[ToolSpec] = register(self, app.providers, app.runtime, app.toolsets)
         self._listed: list[MCPTool] | None = None
 
     @asynccontextmanager
     async def _started(self, _: MCPServer) -> AsyncIterator[dict[str, Any]]:
         """The SDK's server lifespan: entered when the HTTP app starts (http_app.py), when stdio starts, and for
-        each SSE connection. A fresh install's search index starts building here, off the event loop."""
-        self.app.provider(GenericTools).start_index_build()
+        each SSE connection. A fresh install's search index starts building here, off the event loop, when
+        search_operations is published."""
+        if GenericTools.toolset in self.app.toolsets:
+            self.app.provider(GenericTools).start_index_build()
         yield {}
 
     async def list_tools(self) -> list[MCPTool]:
@@ -105,7 +110,19 @@ class OpsServer(MCPServer):
         return self._listed
 
 
+def published_toolsets(settings: Settings) -> tuple[str, ...]:
+    """The tool sets AWS_MCP_TOOLSETS names (all when unset); an unknown name stops start-up."""
+    if settings.toolsets is None:
+        return TOOLSETS
+    unknown = [name for name in settings.toolsets if name not in TOOLSETS]
+    if unknown:
+        names = ", ".join(map(repr, unknown))
+        raise ConfigError(f"AWS_MCP_TOOLSETS: unknown tool set {names}; the tool sets are {','.join(TOOLSETS)}")
+    return tuple(name for name in TOOLSETS if name in settings.toolsets)
+
+
 def build_app(settings: Settings, transport: str = "http") -> App:
+    toolsets = published_toolsets(settings)
     policy = Policy.load(settings.policy_file, read_only=settings.read_only)
     clients = AwsClients(settings, allowed_role_patterns=tuple(policy.document.allowed_role_arns))
     guard = Guard(
@@ -124,7 +141,7 @@ def build_app(settings: Settings, transport: str = "http") -> App:
         environments=SessionEnvironments(),
         files=LocalFiles(settings.files_root, settings.max_file_bytes),
     )
-    return App(runtime, tuple(provider(runtime) for provider in PROVIDERS))
+    return App(runtime, tuple(provider(runtime) for provider in PROVIDERS), toolsets)
 
 
 def create_server(settings: Settings, transport: str = "http") -> OpsServer:
@@ -152,9 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = None
     try:
         if args.sandbox:
-            from sandbox import Sandbox
-
-            sandbox = Sandbox.start()
+            sandbox = start_sandbox()
         settings = load_settings()
         if settings.audit_log == "-" and args.transport == "stdio":
             raise ConfigError("AWS_MCP_AUDIT_LOG=- writes to stdout, which the stdio transport uses for the protocol")
@@ -171,14 +186,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.transport == "stdio":
         server.run("stdio")
         return 0
-    import uvicorn
-
-    from http_app import build_http_app
+    from http_app import build_http_app, serve_http
 
     if sandbox is not None:
         sandbox.print_connection_help(args.host, args.port, settings.auth_token)
-    uvicorn.run(build_http_app(server, settings, args.host), host=args.host, port=args.port, log_level="warning")
+    serve_http(build_http_app(server, settings, args.host), args.host, args.port, server.app.runtime.drain, settings)
     return 0
+
+
+def start_sandbox() -> Any:
+    """moto with demo data (sandbox.py). Its packages are in requirements-sandbox.txt, not in the runtime set:
+    the production image has neither, and says so instead of failing on an import."""
+    try:
+        from sandbox import Sandbox
+    except ImportError as missing:
+        raise ConfigError(
+            f"--sandbox needs the sandbox packages ({missing.name or missing} is not installed): "
+            "pip install -r requirements-sandbox.txt (make run does), or the image's sandbox target "
+            "(docker build --target sandbox)"
+        ) from None
+    return Sandbox.start()
 
 
 if __name__ == "__main__":

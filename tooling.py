@@ -14,8 +14,12 @@ The gate tests read the same `ToolSpec`s, so a new tool needs no hand edit in th
 
 Every call then runs inside `_invoke`, which (1) records who calls (the principal the transport verified,
 the MCP session the SDK validated), (2)
-turns every failure into a tool error with code, message and hint, never a traceback, and (3) writes
-one audit record.
+turns every failure into a tool error with code, message and hint, never a traceback, (3) runs the call under
+the process's drain (core/drain.py: refused once shutdown begins, interrupted at its deadline), and (4) writes
+one audit record, whose outcome is "ok" only for a call that returned.
+
+Each tool belongs to one tool set (`toolset`: the provider's class attribute, or `@tool(..., toolset=...)`);
+AWS_MCP_TOOLSETS publishes only some of them (server.py).
 """
 
 import getpass
@@ -24,8 +28,8 @@ import logging
 import time
 import typing
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -39,6 +43,7 @@ from catalog.classify import OpClass, can_be_destructive, classify
 from config import Settings
 from core.calls import Target
 from core.clients import AwsClients
+from core.drain import Drain, InFlight
 from core.errors import OpsError, from_exception
 from core.executor import AwsExecutor
 from core.files import LocalFiles
@@ -76,6 +81,7 @@ class Runtime:
     audit: AuditLog
     environments: SessionEnvironments
     files: LocalFiles
+    drain: Drain = field(default_factory=Drain)
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class ToolSpec:
     idempotent: bool
     changes_state: bool
     service: str = ""
+    toolset: str = ""
 
     @property
     def name(self) -> str:
@@ -139,33 +146,51 @@ class ToolSpec:
 
 
 def tool(
-    title: str, *, calls: Iterable[str] = (), idempotent: bool = False, changes_state: bool = False
+    title: str,
+    *,
+    calls: Iterable[str] = (),
+    idempotent: bool = False,
+    changes_state: bool = False,
+    toolset: str = "",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a method as a tool. `calls`: the AWS operations it makes, as botocore names ("DeleteSecret",
     or "service:Operation" outside the provider's own service), or ANY_OPERATION / ANY_READ. A tool that
-    calls nothing but changes this server's state (set_environment) says `changes_state=True`."""
+    calls nothing but changes this server's state (set_environment) says `changes_state=True`. `toolset`:
+    the tool set it belongs to, when not its provider's (the provider class's `toolset` attribute)."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        fn.__tool_spec__ = ToolSpec(fn, title, tuple(calls), idempotent, changes_state)  # type: ignore[attr-defined]
+        spec = ToolSpec(fn, title, tuple(calls), idempotent, changes_state, toolset=toolset)
+        fn.__tool_spec__ = spec  # type: ignore[attr-defined]
         return fn
 
     return decorate
 
 
 def tool_specs(provider: type) -> Iterator[ToolSpec]:
-    """The tools a provider class declares, in declaration order, with its service filled in."""
+    """The tools a provider class declares, in declaration order, with its service and tool set filled in."""
     for klass in reversed(provider.__mro__):
         for member in vars(klass).values():
             spec: ToolSpec | None = getattr(member, "__tool_spec__", None)
             if spec is not None:
-                yield ToolSpec(**{**spec.__dict__, "service": getattr(provider, "service", "")})
+                yield ToolSpec(
+                    **{
+                        **spec.__dict__,
+                        "service": getattr(provider, "service", ""),
+                        "toolset": spec.toolset or getattr(provider, "toolset", ""),
+                    }
+                )
 
 
-def register(server: MCPServer, providers: Iterable[object], runtime: Runtime) -> list[ToolSpec]:
-    """Add every tool the providers declare to `server`, each bound to its provider instance."""
+def register(
+    server: MCPServer, providers: Iterable[object], runtime: Runtime, toolsets: Container[str] | None = None
+) -> list[ToolSpec]:
+    """Add the tools the providers declare to `server`, each bound to its provider instance: all of them, or
+    those of the given tool sets."""
     registered = []
     for provider in providers:
         for spec in tool_specs(type(provider)):
+            if toolsets is not None and spec.toolset not in toolsets:
+                continue
             server.add_tool(
                 _published(spec, getattr(provider, spec.name), runtime),
                 name=spec.name,
@@ -228,9 +253,18 @@ async def _invoke(
     )
     token = activate(invocation)
     started = time.perf_counter()
-    outcome = "ok"
+    outcome = "cancelled"  # until the call ends otherwise: a call cut short is never "ok"
+    flight: InFlight | None = None
+
+    def interrupted() -> None:
+        """The drain's deadline cut the call: its audit line now, while the process still runs."""
+        runtime.audit.write(**audit_record(invocation, "interrupted", time.perf_counter() - started))
+
     try:
-        return await method(**arguments)
+        with runtime.drain.track(interrupted) as flight:
+            result = await method(**arguments)
+        outcome = "ok"
+        return result
     except InputRequired as pending:
         outcome = "input_required"
         return pending.result
@@ -242,7 +276,8 @@ async def _invoke(
         return error_result(error)
     finally:
         deactivate(token)
-        runtime.audit.write(**audit_record(invocation, outcome, time.perf_counter() - started))
+        if flight is None or not flight.interrupted:
+            runtime.audit.write(**audit_record(invocation, outcome, time.perf_counter() - started))
 
 
 LOCAL_USER = Principal(f"local:{getpass.getuser()}", "stdio")

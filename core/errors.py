@@ -22,6 +22,8 @@ this server's own snake_case code, except under `AwsError`, where it is AWS's er
     ├── ConfirmationRejected    confirmation_invalid    the token does not confirm this call
     ├── ConfirmationDeclined    confirmation_declined   the user said no
     ├── EndpointUnreachable     endpoint_unreachable    no answer from AWS (network, region)
+    ├── ShuttingDown            shutting_down           the server is draining: no new calls (core/drain.py)
+    ├── Interrupted             interrupted             the shutdown deadline cut the call; AWS may have done it
     ├── AwsError                <AWS's code>            AWS answered with an error (AccessDenied, NoSuchBucket...)
     ├── BotocoreFailure         <botocore's class>      the SDK failed before AWS answered
     └── InternalError           internal_error          a bug: details go to the server log only
@@ -175,6 +177,16 @@ class ConfirmationDeclined(OpsError):
 class EndpointUnreachable(OpsError):
     code = "endpoint_unreachable"
     hint = "check the region and the network; retry"
+
+
+class ShuttingDown(OpsError):
+    code = "shutting_down"
+    hint = "this server is stopping: retry in a few seconds (another replica, or the restarted server, answers)"
+
+
+class Interrupted(OpsError):
+    code = "interrupted"
+    hint = "the AWS call may have completed before the server stopped: check the resource before retrying"
 
 
 class AwsError(OpsError):
