@@ -13,7 +13,7 @@ BUILD_INDEX = $(BIN)/python -m catalog.search "$(INDEX_DIR)" \
 # drive the server with a client independent of the Python SDK.
 INSPECTOR := tests/inspector/node_modules/.installed
 
-.PHONY: run run-stdio test lint bench docker clean
+.PHONY: run run-stdio test lint bench docker docker-sandbox clean
 
 # The venv is made whole or not at all: a failed creation (no ensurepip, no network) removes it, so the next
 # make starts over instead of installing into a venv without pip. Python 3.11 or newer, as pyproject.toml says.
@@ -30,12 +30,18 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BUILD_INDEX)
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+# The sandbox (moto and its dependencies) on top of the runtime set: `make run` serves it.
+$(VENV)/.sandbox: requirements.txt requirements-sandbox.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-sandbox.txt
 	$(BUILD_INDEX)
 	touch $@ $(VENV)/.runtime
 
-run: $(VENV)/.runtime
+$(VENV)/.dev: requirements.txt requirements-sandbox.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BUILD_INDEX)
+	touch $@ $(VENV)/.runtime $(VENV)/.sandbox
+
+run: $(VENV)/.sandbox
 	$(BIN)/python server.py --sandbox --port $(PORT)
 
 run-stdio: $(VENV)/.runtime
@@ -59,6 +65,9 @@ bench: $(VENV)/.dev
 
 docker:
 	docker build -t aws-ops-mcp .
+
+docker-sandbox:
+	docker build --target sandbox -t aws-ops-mcp-sandbox .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache tests/inspector/node_modules

@@ -101,6 +101,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def comma_list(value: str) -> tuple[str, ...]:
+    """`a, b,,c` → ("a", "b", "c"): how every list-valued variable is written."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
 def check_region(region: str, variable: str) -> str:
     """Accept a region botocore knows; its partition data is read only for names outside COMMON_REGIONS."""
     if not REGION_PATTERN.fullmatch(region) or (region not in COMMON_REGIONS and region not in known_regions()):
@@ -194,6 +199,8 @@ class Settings(BaseModel):
     state_dir: Path | None = Field(None, alias="AWS_MCP_STATE_DIR")
     database_url: str | None = Field(None, alias="AWS_MCP_DATABASE_URL", repr=False)
     request_state_keys: tuple[str, ...] = Field((), alias="AWS_MCP_REQUEST_STATE_KEYS", repr=False)
+    toolsets: tuple[str, ...] | None = Field(None, alias="AWS_MCP_TOOLSETS", description="Tool sets to publish.")
+    shutdown_grace_seconds: float = Field(30.0, alias="AWS_MCP_SHUTDOWN_GRACE_SECONDS", ge=0, le=3600)
     accounts: dict[str, AccountAlias] = Field(default_factory=dict, exclude=True)
     unknown_variables: tuple[UnknownVariable, ...] = Field((), exclude=True)
 
@@ -205,8 +212,17 @@ class Settings(BaseModel):
     @field_validator("allowed_role_arns", "jwt_audience", "allowed_hosts", "allowed_origins", mode="before")
     @classmethod
     def _split_patterns(cls, value: object) -> object:
+        return comma_list(value) if isinstance(value, str) else value
+
+    @field_validator("toolsets", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        """Comma-separated, case-insensitive; server.py checks the names against the declared tool sets."""
         if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
+            names = tuple(dict.fromkeys(comma_list(value.lower())))
+            if not names:
+                raise ValueError("names no tool set")
+            return names
         return value
 
     @field_validator("jwt_role_map", mode="before")
@@ -216,7 +232,7 @@ class Settings(BaseModel):
         if not isinstance(value, str):
             return value
         mapping = {}
-        for entry in (part.strip() for part in value.split(",") if part.strip()):
+        for entry in comma_list(value):
             name, equals, role = entry.rpartition("=")
             if not equals or not name.strip():
                 raise ValueError(f"{entry!r} is not <claim value>=<role>")
@@ -244,7 +260,7 @@ class Settings(BaseModel):
     def _key_ring(cls, value: object) -> object:
         """Comma-separated; the first seals, every one unseals. The message never echoes a key."""
         if isinstance(value, str):
-            value = tuple(part.strip() for part in value.split(",") if part.strip())
+            value = comma_list(value)
         if isinstance(value, tuple | list):
             for position, key in enumerate(value, start=1):
                 if isinstance(key, str) and len(key.encode()) < MIN_REQUEST_STATE_KEY_BYTES:

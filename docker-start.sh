@@ -13,10 +13,11 @@ Builds the image and serves it on http://127.0.0.1:8100/mcp (container port 8000
     printed. Put it in .env to keep it across restarts.
 
 Options:
-  --sandbox        serve the sandbox (in-container moto with demo data) instead of real AWS
+  --sandbox        serve the sandbox (in-container moto with demo data) instead of real AWS: builds the
+                   image's sandbox target (the default image holds no moto)
   --port PORT      host port (default 8100)
   --env-file FILE  the .env file to mount (default: .env beside this script)
-  --image NAME     image tag to build and run (default aws-ops-mcp)
+  --image NAME     image tag to build and run (default aws-ops-mcp, aws-ops-mcp-sandbox with --sandbox)
   --dry-run        print the docker commands instead of running them
   -h, --help       this help
 USAGE
@@ -28,7 +29,7 @@ die() {
 }
 
 here="$(cd "$(dirname "$0")" && pwd)"
-image="aws-ops-mcp"
+image=""
 port=8100
 env_file="$here/.env"
 sandbox=false
@@ -46,6 +47,12 @@ while [ $# -gt 0 ]; do
     shift
 done
 [[ "$port" =~ ^[0-9]+$ ]] || die "--port must be a number, not $port"
+target=runtime
+if $sandbox; then
+    target=sandbox
+    image="${image:-aws-ops-mcp-sandbox}"
+fi
+image="${image:-aws-ops-mcp}"
 $dry_run || command -v docker >/dev/null || die "docker is not installed (see README: Deploying)"
 
 # Prints a command (shell-quoted) under --dry-run, runs it otherwise.
@@ -107,7 +114,7 @@ url="http://127.0.0.1:$port/mcp"
 mode=""
 note=""
 if $sandbox; then
-    args+=(--sandbox)
+    # The sandbox target's entrypoint starts the server with --sandbox.
     mode=" (sandbox: demo data, no real AWS)"
     note="The sandbox's own message below names the container's port, 8000; from this machine use $port."
 fi
@@ -129,5 +136,5 @@ Cursor (~/.cursor/mcp.json):
 $note
 EOF
 
-run docker build -t "$image" "$here"
+run docker build --target "$target" -t "$image" "$here"
 run "${args[@]}"

@@ -1,18 +1,23 @@
 """The HTTP surface: streamable HTTP at /mcp (and /), SSE at /sse + /messages/, /healthz, /readyz, /metrics,
 RFC 9728 protected-resource metadata when JWTs come from an OAuth issuer, the authentication that establishes who
-calls (auth.py verifies the tokens), and serving it: the port bound before anything is announced.
+calls (auth.py verifies the tokens), and serving it: the port bound before anything is announced, and a graceful
+shutdown (GracefulServer: the drain of core/drain.py).
 
 Middleware, outermost first: the request log (web/requests.py), the per-address flood limit (web/flood.py),
 authentication, the SSE session-end watch; then the routes. DNS-rebinding protection (Host and Origin checks)
 is the SDK's, on the MCP routes.
 """
 
+import asyncio
+import os
 import re
+import signal
 import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -30,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auth import Authenticator, Rejected
 from config import ConfigError, Settings, is_loopback
+from core.drain import Drain
 from guard.ratelimit import ClientLimits
 from observability.logs import get_logger
 from startup import startup_line
@@ -49,6 +55,15 @@ WELL_KNOWN = "/.well-known/"
 does not start an OAuth flow that cannot work."""
 LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+SHUTDOWN_LINGER_SECONDS = 3.0
+"""After the drain: how long uvicorn lets open streams (SSE, streamable HTTP GET) and responses being written
+finish before it cancels them."""
+UNWIND_SECONDS = 1.0
+"""After the deadline: how long interrupted calls get to unwind and answer `interrupted` before the process exits
+without those that wait on AWS in a worker thread."""
+SHUTDOWN_SECONDS_AFTER_GRACE = UNWIND_SECONDS + SHUTDOWN_LINGER_SECONDS
+"""The most a shutdown takes beyond AWS_MCP_SHUTDOWN_GRACE_SECONDS (Kubernetes' terminationGracePeriodSeconds
+must cover the preStop pause, the grace and this)."""
 
 
 class Authenticate:
@@ -220,17 +235,20 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
     streamable = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=host)
     sse = server.sse_app(sse_path="/sse", message_path="/messages/", transport_security=security, host=host)
     started = time.time()
+    runtime = server.app.runtime  # type: ignore[attr-defined]
+    drain: Drain = runtime.drain
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "name": server.name, "uptime_seconds": round(time.time() - started, 1)})
 
     async def readyz(request: Request) -> JSONResponse:
-        """Ready while the MCP session manager runs: after startup, until shutdown begins."""
+        """Ready while the MCP session manager runs and no drain has begun: after startup, until SIGTERM."""
+        if drain.draining:
+            return JSONResponse({"status": "draining", "in_flight": drain.in_flight}, status_code=503)
         if request.app.state.ready:
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "not ready"}, status_code=503)
 
-    runtime = server.app.runtime  # type: ignore[attr-defined]
     mcp_route = next(r for r in streamable.routes if getattr(r, "path", None) == "/mcp")
     metadata = ResourceMetadata.from_settings(settings)
     routes: list[BaseRoute] = [
@@ -292,29 +310,86 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-class AnnouncingServer(uvicorn.Server):
-    """uvicorn, calling `on_listening` once it serves: the lifespan has started and the socket listens."""
+class GracefulServer(uvicorn.Server):
+    """uvicorn that says when it listens (`on_listening`: the lifespan has started and the socket
+    listens) and drains before its own shutdown. On SIGTERM (or Ctrl-C) the port stays open: /readyz answers
+    503 at once and new tool calls get a `shutting_down` error, while the calls in flight get `grace` seconds
+    (core/drain.py). Then uvicorn stops as usual: it closes the port, gives open streams SHUTDOWN_LINGER_SECONDS
+    and runs the app's lifespan shutdown (the MCP session manager). A second signal cuts the wait short.
 
-    def __init__(self, config: uvicorn.Config, on_listening: Callable[[], None]) -> None:
+    uvicorn re-raises the signal it caught once it has stopped, which would end the process with status 143;
+    this server does not record it, so `main` returns and the process exits 0.
+    """
+
+    def __init__(self, config: uvicorn.Config, drain: Drain, grace: float, on_listening: Callable[[], None]) -> None:
         super().__init__(config)
         self.on_listening = on_listening
+        self.drain = drain
+        self.grace = grace
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._draining: asyncio.Task[None] | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
             self.on_listening()
 
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """The signal handler (main thread, between two steps of the event loop): set flags, schedule the rest."""
+        if self._loop is None or self.should_exit:  # not serving yet, or stopping already: as uvicorn does
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            self.should_exit = True
+            return
+        if self.drain.draining:
+            self._loop.call_soon_threadsafe(self.drain.cut_short)
+            return
+        self.drain.begin()
+        self._loop.call_soon_threadsafe(self._start_draining)
 
-def serve(app: Starlette, listener: socket.socket, on_listening: Callable[[], None]) -> None:
-    """Serve `app` on the bound `listener` until SIGINT or SIGTERM."""
+    def _start_draining(self) -> None:
+        assert self._loop is not None
+        self._draining = self._loop.create_task(self._drain_then_stop())
+
+    async def _drain_then_stop(self) -> None:
+        try:
+            log.info("shutting down: %d tool call(s) in flight, waiting up to %g s", self.drain.in_flight, self.grace)
+            interrupted = await self.drain.wait(self.grace)
+            if interrupted:
+                log.warning("shutdown: %d tool call(s) interrupted at the %g s deadline", interrupted, self.grace)
+                await asyncio.sleep(UNWIND_SECONDS)
+                if self.drain.in_flight:
+                    exit_now(f"{self.drain.in_flight} interrupted call(s) still wait on AWS in worker threads")
+        finally:
+            self.should_exit = True
+
+
+def exit_now(reason: str) -> None:
+    """Exit 0 at once. Only for calls that hold a worker thread on AWS after the deadline: botocore cannot be
+    stopped mid-request, their audit lines are written, and waiting for them would outlast the pod's grace."""
+    log.warning("shutdown: %s; exiting without them", reason)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
+
+
+def serve(
+    app: Starlette, listener: socket.socket, on_listening: Callable[[], None], drain: Drain, grace: float
+) -> None:
+    """Serve `app` on the bound `listener` until SIGINT or SIGTERM, then drain (GracefulServer)."""
     config = uvicorn.Config(
         app,
         log_level="warning",
         lifespan="on",
         log_config=None,  # uvicorn's records go through observability/logs.py's handler, not its own coloured one
         access_log=False,  # RequestLog (web/requests.py) writes one line per request itself
+        timeout_graceful_shutdown=int(SHUTDOWN_LINGER_SECONDS),
     )
-    AnnouncingServer(config, on_listening).run(sockets=[listener])
+    GracefulServer(config, drain, grace, on_listening).run(sockets=[listener])
 
 
 def serve_http(server: Any, host: str, port: int, sandbox: "Sandbox | None" = None) -> int:
@@ -337,5 +412,6 @@ def serve_http(server: Any, host: str, port: int, sandbox: "Sandbox | None" = No
         if sandbox is not None:
             sandbox.print_connection_help(host, port, settings.auth_token)
 
-    serve(build_http_app(server, settings, host), listener, listening)
+    app = build_http_app(server, settings, host)
+    serve(app, listener, listening, server.app.runtime.drain, settings.shutdown_grace_seconds)
     return 0

@@ -38,7 +38,7 @@ from observability.operations import OperationTimer
 from services import MANAGERS
 from startup import check_transport, check_variables, startup_line
 from store import SpentConfirmations, open_store
-from tooling import Runtime, ToolSpec, principal_of_request, register, usable_by
+from tooling import Runtime, ToolSpec, principal_of_request, register, tool_specs, usable_by
 
 log = get_logger("aws_ops_mcp")
 P = TypeVar("P")
@@ -73,6 +73,8 @@ PROVIDERS: tuple[type, ...] = (*MANAGERS, GenericTools)
 UNSERVED_METHODS = ("prompts/list", "prompts/get", "resources/list", "resources/templates/list", "resources/read")
 """Handlers the SDK installs whether or not there is anything behind them; while they are installed the server
 advertises prompts and resources. This server has neither."""
+TOOLSETS: tuple[str, ...] = tuple(dict.fromkeys(spec.toolset for p in PROVIDERS for spec in tool_specs(p)))
+"""Every tool set the declarations name, in tools/list order: what AWS_MCP_TOOLSETS may choose from."""
 
 
 @dataclass
@@ -81,6 +83,7 @@ class App:
 
     runtime: Runtime
     providers: tuple[Any, ...]
+    toolsets: tuple[str, ...] = TOOLSETS
 
     @property
     def settings(self) -> Settings:
@@ -124,7 +127,7 @@ class OpsServer(MCPServer):
             request_state_security=request_state_security(app.settings),
         )
         self.app = app
-        self.tool_specs: list[ToolSpec] = register(self, app.providers, app.runtime)
+        self.tool_specs: list[ToolSpec] = register(self, app.providers, app.runtime, app.toolsets)
         self._listed: list[MCPTool] | None = None
         self._listed_for: dict[str, list[MCPTool]] = {}
         names = frozenset(spec.name for spec in self.tool_specs)
@@ -137,8 +140,10 @@ class OpsServer(MCPServer):
     @asynccontextmanager
     async def _started(self, _: MCPServer) -> AsyncIterator[dict[str, Any]]:
         """The SDK's server lifespan: entered when the HTTP app starts (http_app.py), when stdio starts, and for
-        each SSE connection. A fresh install's search index starts building here, off the event loop."""
-        self.app.provider(GenericTools).start_index_build()
+        each SSE connection. A fresh install's search index starts building here, off the event loop, when
+        search_operations is published."""
+        if GenericTools.toolset in self.app.toolsets:
+            self.app.provider(GenericTools).start_index_build()
         yield {}
 
     async def list_tools(self) -> list[MCPTool]:
@@ -165,7 +170,19 @@ class OpsServer(MCPServer):
         return ListToolsResult(tools=await self.tools_for(principal.role))
 
 
+def published_toolsets(settings: Settings) -> tuple[str, ...]:
+    """The tool sets AWS_MCP_TOOLSETS names (all when unset); an unknown name stops start-up."""
+    if settings.toolsets is None:
+        return TOOLSETS
+    unknown = [name for name in settings.toolsets if name not in TOOLSETS]
+    if unknown:
+        names = ", ".join(map(repr, unknown))
+        raise ConfigError(f"AWS_MCP_TOOLSETS: unknown tool set {names}; the tool sets are {','.join(TOOLSETS)}")
+    return tuple(name for name in TOOLSETS if name in settings.toolsets)
+
+
 def build_app(settings: Settings, transport: str = "http") -> App:
+    toolsets = published_toolsets(settings)
     metrics = Metrics(package_version())
     policy = Policy.load(settings.policy_file, read_only=settings.read_only)
     clients = AwsClients(settings, allowed_role_patterns=tuple(policy.document.allowed_role_arns), metrics=metrics)
@@ -189,7 +206,7 @@ def build_app(settings: Settings, transport: str = "http") -> App:
         limits=limits,
         store=store,
     )
-    return App(runtime, tuple(provider(runtime) for provider in PROVIDERS))
+    return App(runtime, tuple(provider(runtime) for provider in PROVIDERS), toolsets)
 
 
 def create_server(settings: Settings, transport: str = "http") -> OpsServer:
@@ -212,9 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = None
     try:
         if args.sandbox:
-            from sandbox import Sandbox
-
-            sandbox = Sandbox.start()
+            sandbox = start_sandbox()
         settings = load_settings()
         configure_logging(settings.log_level, settings.log_format)
         check_variables(settings, args.transport)
@@ -236,6 +251,20 @@ def main(argv: list[str] | None = None) -> int:
     from http_app import serve_http
 
     return serve_http(server, args.host, args.port, sandbox)
+
+
+def start_sandbox() -> Any:
+    """moto with demo data (sandbox.py). Its packages are in requirements-sandbox.txt, not in the runtime set:
+    the production image has neither, and says so instead of failing on an import."""
+    try:
+        from sandbox import Sandbox
+    except ImportError as missing:
+        raise ConfigError(
+            f"--sandbox needs the sandbox packages ({missing.name or missing} is not installed): "
+            "pip install -r requirements-sandbox.txt (make run does), or the image's sandbox target "
+            "(docker build --target sandbox)"
+        ) from None
+    return Sandbox.start()
 
 
 if __name__ == "__main__":

@@ -13,9 +13,13 @@ wherever a declared call can be destructive, and a description without the docst
 The gate tests read the same `ToolSpec`s, so a new tool needs no hand edit in them.
 
 Every call then runs inside `_invoke`, which (1) records who calls (the principal the transport verified,
-the MCP session the SDK validated), (2) applies the caller's rate limit, (3) turns every failure into a tool
-error with code, message and hint, never a traceback, (4) counts the call in the metrics and (5) writes one
-audit record.
+the MCP session the SDK validated), (2) runs the call under the process's drain (core/drain.py: refused once
+shutdown begins, interrupted at its deadline), (3) applies the caller's rate limit, (4) turns every failure into a
+tool error with code, message and hint, never a traceback, (5) counts the call in the metrics and (6) writes one
+audit record, whose outcome is "ok" only for a call that returned.
+
+Each tool belongs to one tool set (`toolset`: the provider's class attribute, or `@tool(..., toolset=...)`);
+AWS_MCP_TOOLSETS publishes only some of them (server.py).
 """
 
 import getpass
@@ -24,8 +28,8 @@ import logging
 import time
 import typing
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -38,6 +42,7 @@ from catalog.classify import OpClass, can_be_destructive, classify
 from config import Settings
 from core.calls import Target
 from core.clients import AwsClients
+from core.drain import Drain, InFlight
 from core.errors import OpsError, from_exception
 from core.executor import AwsExecutor
 from core.files import LocalFiles
@@ -83,6 +88,7 @@ class Runtime:
     limits: CallerLimits
     store: Store
     """The state database (store/): blocking, so only from worker threads."""
+    drain: Drain = field(default_factory=Drain)
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,7 @@ class ToolSpec:
     idempotent: bool
     changes_state: bool
     service: str = ""
+    toolset: str = ""
 
     @property
     def name(self) -> str:
@@ -146,33 +153,51 @@ class ToolSpec:
 
 
 def tool(
-    title: str, *, calls: Iterable[str] = (), idempotent: bool = False, changes_state: bool = False
+    title: str,
+    *,
+    calls: Iterable[str] = (),
+    idempotent: bool = False,
+    changes_state: bool = False,
+    toolset: str = "",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a method as a tool. `calls`: the AWS operations it makes, as botocore names ("DeleteSecret",
     or "service:Operation" outside the provider's own service), or ANY_OPERATION / ANY_READ. A tool that
-    calls nothing but changes this server's state (set_environment) says `changes_state=True`."""
+    calls nothing but changes this server's state (set_environment) says `changes_state=True`. `toolset`:
+    the tool set it belongs to, when not its provider's (the provider class's `toolset` attribute)."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        fn.__tool_spec__ = ToolSpec(fn, title, tuple(calls), idempotent, changes_state)  # type: ignore[attr-defined]
+        spec = ToolSpec(fn, title, tuple(calls), idempotent, changes_state, toolset=toolset)
+        fn.__tool_spec__ = spec  # type: ignore[attr-defined]
         return fn
 
     return decorate
 
 
 def tool_specs(provider: type) -> Iterator[ToolSpec]:
-    """The tools a provider class declares, in declaration order, with its service filled in."""
+    """The tools a provider class declares, in declaration order, with its service and tool set filled in."""
     for klass in reversed(provider.__mro__):
         for member in vars(klass).values():
             spec: ToolSpec | None = getattr(member, "__tool_spec__", None)
             if spec is not None:
-                yield ToolSpec(**{**spec.__dict__, "service": getattr(provider, "service", "")})
+                yield ToolSpec(
+                    **{
+                        **spec.__dict__,
+                        "service": getattr(provider, "service", ""),
+                        "toolset": spec.toolset or getattr(provider, "toolset", ""),
+                    }
+                )
 
 
-def register(server: MCPServer, providers: Iterable[object], runtime: Runtime) -> list[ToolSpec]:
-    """Add every tool the providers declare to `server`, each bound to its provider instance."""
+def register(
+    server: MCPServer, providers: Iterable[object], runtime: Runtime, toolsets: Container[str] | None = None
+) -> list[ToolSpec]:
+    """Add the tools the providers declare to `server`, each bound to its provider instance: all of them, or
+    those of the given tool sets."""
     registered = []
     for provider in providers:
         for spec in tool_specs(type(provider)):
+            if toolsets is not None and spec.toolset not in toolsets:
+                continue
             server.add_tool(
                 _published(spec, getattr(provider, spec.name), runtime),
                 name=spec.name,
@@ -236,9 +261,19 @@ async def _invoke(
     token = activate(invocation)
     started = time.perf_counter()
     with runtime.metrics.tool_call(name) as outcome:
+        outcome[0] = "cancelled"  # until the call ends otherwise: a call cut short is never "ok"
+        flight: InFlight | None = None
+        record: dict[str, Any] = {}
+
+        def interrupted() -> None:
+            """The drain's deadline cut the call: its audit line now, while the process still runs."""
+            runtime.audit.write(**audit_record(invocation, "interrupted", time.perf_counter() - started))
+
         try:
-            await runtime.limits.check(principal)
-            result = await method(**arguments)
+            with runtime.drain.track(interrupted) as flight:
+                await runtime.limits.check(principal)
+                result = await method(**arguments)
+            outcome[0] = "ok"
         except InputRequired as pending:
             outcome[0] = "input_required"
             result = pending.result
@@ -250,8 +285,9 @@ async def _invoke(
             result = error_result(error)
         finally:
             deactivate(token)
-            record = audit_record(invocation, outcome[0], time.perf_counter() - started)
-            runtime.audit.write(**record)
+            if flight is None or not flight.interrupted:
+                record = audit_record(invocation, outcome[0], time.perf_counter() - started)
+                runtime.audit.write(**record)
     if record.get("warning"):
         await tell_client(ctx, "warning", f"{name}: {record['warning']}")
     if outcome[0] == "internal_error":

@@ -16,11 +16,14 @@ from typing import Any
 import anyio
 import boto3
 from mcp import Client, StdioServerParameters
+from mcp_types import ListToolsResult
 
 from bench import processes
 from bench.processes import ROOT, Child
 from bench.proxy import delaying_proxy
 from bench.report import Row, at_most, elapsed_ms, table, timings
+from server import PROVIDERS, TOOLSETS
+from tooling import tool_specs
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "200"))
 MIXED_CALLS = 1000
@@ -98,7 +101,7 @@ async def latency(environment: dict[str, str], workdir: Path, moto: Child) -> li
             )
             listing = await client.list_tools()
     base = measured["floor"].p50 + measured["direct"].p50
-    size = len(listing.model_dump_json(by_alias=True, exclude_none=True).encode())
+    size = listing_bytes(listing)
     rows = [
         Row("floor: MCP SDK round trip (bare echo tool)", str(measured["floor"])),
         Row("floor: direct warm boto3 call (sts GetCallerIdentity)", str(measured["direct"])),
@@ -108,6 +111,25 @@ async def latency(environment: dict[str, str], workdir: Path, moto: Child) -> li
         rows.append(at_most(f"overhead p50: {name}", measured[key].p50 - base, limit, "ms", "+.2f"))
     rows.append(Row("first CLI command (imports awscli, builds its parser)", f"{first_cli:.0f} ms"))
     rows.append(Row("tools/list size", f"{len(listing.tools)} tools, {size:,} bytes"))
+    rows += toolset_sizes(listing)
+    return rows
+
+
+def listing_bytes(listing: ListToolsResult) -> int:
+    return len(listing.model_dump_json(by_alias=True, exclude_none=True).encode())
+
+
+def toolset_sizes(listing: ListToolsResult) -> list[Row]:
+    """What tools/list costs a client with AWS_MCP_TOOLSETS set to one tool set (tools are listed the same
+    whichever sets are on, so each is the full listing cut to its tools), and with every one on."""
+    toolset = {spec.name: spec.toolset for provider in PROVIDERS for spec in tool_specs(provider)}
+    rows = []
+    for name in TOOLSETS:
+        only = listing.model_copy(update={"tools": [tool for tool in listing.tools if toolset[tool.name] == name]})
+        figure = f"{len(only.tools)} tools, {listing_bytes(only):,} bytes"
+        rows.append(Row(f"tools/list, AWS_MCP_TOOLSETS={name}", figure))
+    every = listing_bytes(listing)
+    rows.append(at_most(f"tools/list, every tool set ({len(listing.tools)} tools)", every / 1000, 32, "KB", ".1f"))
     return rows
 
 

@@ -25,6 +25,8 @@ this server's own snake_case code, except under `AwsError`, where it is AWS's er
     ├── ConfirmationDeclined    confirmation_declined   the user said no
     ├── StateUnavailable        state_unavailable       the state database did not answer; nothing was run
     ├── EndpointUnreachable     endpoint_unreachable    no answer from AWS (network, region)
+    ├── ShuttingDown            shutting_down           the server is draining: no new calls (core/drain.py)
+    ├── Interrupted             interrupted             the shutdown deadline cut the call; AWS may have done it
     ├── AwsError                <AWS's code>            AWS answered with an error (AccessDenied, NoSuchBucket...)
     ├── BotocoreFailure         <botocore's class>      the SDK failed before AWS answered
     └── InternalError           internal_error          a bug: details go to the server log only
@@ -190,6 +192,16 @@ class StateUnavailable(OpsError):
 class EndpointUnreachable(OpsError):
     code = "endpoint_unreachable"
     hint = "check the region and the network; retry"
+
+
+class ShuttingDown(OpsError):
+    code = "shutting_down"
+    hint = "this server is stopping: retry in a few seconds (another replica, or the restarted server, answers)"
+
+
+class Interrupted(OpsError):
+    code = "interrupted"
+    hint = "the AWS call may have completed before the server stopped: check the resource before retrying"
 
 
 class AwsError(OpsError):

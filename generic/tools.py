@@ -65,7 +65,9 @@ class ExecuteOutcome(BaseModel):
 
 
 class GenericTools:
-    """search_operations, get_operation_schema, execute and the two AWS CLI tools."""
+    """search_operations, get_operation_schema, execute (tool set "generic") and the two AWS CLI tools ("cli")."""
+
+    toolset = "generic"
 
     def __init__(self, runtime: Runtime) -> None:
         settings = runtime.settings
@@ -163,13 +165,13 @@ class GenericTools:
         request = Request(target, operation_model(service, operation), payload, pagination, query)
         return ExecuteOutcome(action=action, response=await self.api.run(request))
 
-    @tool("Run a read-only AWS CLI command", calls=ANY_READ, idempotent=True)
+    @tool("Run a read-only AWS CLI command", calls=ANY_READ, idempotent=True, toolset="cli")
     async def execute_aws_read_command(self, target: Target, command: Command) -> ApiResult:
         """Run an AWS CLI command that only reads, e.g. `ec2 describe-instances --filters Name=instance-state-name,
         Values=running` or `s3 ls s3://bucket/`. Parsed in-process, no shell; anything but a read is refused."""
         return await self.commands.run(command, target, read_only=True)
 
-    @tool("Run an AWS CLI command", calls=ANY_OPERATION)
+    @tool("Run an AWS CLI command", calls=ANY_OPERATION, toolset="cli")
     async def execute_aws_write_command(self, target: Target, command: Command) -> ApiResult:
         """Run an AWS CLI command that changes something, e.g. `s3 cp site s3://bucket/ --recursive` or `sqs
         create-queue --queue-name jobs`, through the guard: destructive commands need confirmation. No shell."""

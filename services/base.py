@@ -11,12 +11,13 @@ from tooling import Runtime
 class ServiceManager:
     """Base of the curated service managers: what to call, how to shape the answer, and the tools.
 
-    Subclasses set `service` (botocore's name), declare their tools with `@tool(..., calls=(...))`
-    beside the models they return, and build calls with `call()`; they never see credentials or
-    clients, and every call they make passes the guard.
+    Subclasses set `service` (botocore's name) and `toolset` (the tool set AWS_MCP_TOOLSETS names), declare
+    their tools with `@tool(..., calls=(...))` beside the models they return, and build calls with `call()`;
+    they never see credentials or clients, and every call they make passes the guard.
     """
 
     service: str = ""
+    toolset: str = ""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime

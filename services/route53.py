@@ -71,6 +71,7 @@ Zone = Annotated[str, Field(description="Hosted zone id (Z123...) or domain name
 
 class Route53Manager(ServiceManager):
     service = "route53"
+    toolset = "dns"
 
     @tool("List hosted zones", calls=("ListHostedZones",), idempotent=True)
     async def list_hosted_zones(

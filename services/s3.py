@@ -73,6 +73,7 @@ Key = Annotated[str, Field(description="Object key")]
 
 class S3Manager(ServiceManager):
     service = "s3"
+    toolset = "s3"
 
     @tool("List buckets", calls=("ListBuckets",), idempotent=True)
     async def list_buckets(self, target: Target) -> BucketList:

@@ -75,6 +75,7 @@ SecretId = Annotated[str, Field(description="Secret name or ARN")]
 
 class SecretsManagerManager(ServiceManager):
     service = "secretsmanager"
+    toolset = "secrets"
 
     @tool("List secrets", calls=("ListSecrets",), idempotent=True)
     async def list_secrets(

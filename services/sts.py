@@ -117,6 +117,7 @@ class StsManager(ServiceManager):
     """Identity and credentials: who the server acts as, and what it may act with."""
 
     service = "sts"
+    toolset = "identity"
 
     @tool("Show credentials (masked)", idempotent=True)
     async def get_credentials(

@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 NOT_RUNTIME = frozenset({"tests", "bench"})
 """Packages the server never imports: they stay out of the image and out of the variable scan."""
+SANDBOX_ONLY = frozenset({"sandbox.py"})
+"""Modules only `--sandbox` imports: in the image's sandbox target, not in the production image."""
 
 
 def repository_files() -> list[str]:
@@ -102,9 +104,13 @@ def variables_read_in_code() -> dict[str, str]:
 
 @dataclass
 class Stage:
+    """One build stage, with the instructions of the stages it is built FROM (`inherits`) before its own: what
+    the stage's image holds. `base` is the image the chain starts from."""
+
     base: str
     name: str | None
     instructions: list[tuple[str, str]] = field(default_factory=list)
+    inherits: str | None = None
 
     def all(self, keyword: str) -> list[str]:
         return [arguments for instruction, arguments in self.instructions if instruction == keyword]
@@ -121,6 +127,19 @@ class Stage:
                 values[key] = value
         return values
 
+    def exec_form(self, keyword: str) -> list[str]:
+        """An instruction's JSON (exec) form, e.g. ENTRYPOINT ["python", "server.py"]."""
+        value = self.last(keyword)
+        return json.loads(value) if value else []
+
+    def start_command(self) -> list[str]:
+        return self.exec_form("ENTRYPOINT") + self.exec_form("CMD")
+
+    def healthcheck_command(self) -> list[str]:
+        value = self.last("HEALTHCHECK") or ""
+        _options, _, command = value.partition("CMD")
+        return json.loads(command)
+
 
 @dataclass
 class Dockerfile:
@@ -129,20 +148,22 @@ class Dockerfile:
 
     @property
     def runtime(self) -> Stage:
+        """The last stage: what `docker build .` builds."""
         return self.stages[-1]
 
+    def target(self, name: str) -> Stage:
+        """The stage `docker build --target name` builds."""
+        (stage,) = [stage for stage in self.stages if stage.name == name]
+        return stage
+
     def exec_form(self, keyword: str) -> list[str]:
-        """An instruction's JSON (exec) form in the final stage, e.g. ENTRYPOINT ["python", "server.py"]."""
-        value = self.runtime.last(keyword)
-        return json.loads(value) if value else []
+        return self.runtime.exec_form(keyword)
 
     def start_command(self) -> list[str]:
-        return self.exec_form("ENTRYPOINT") + self.exec_form("CMD")
+        return self.runtime.start_command()
 
     def healthcheck_command(self) -> list[str]:
-        value = self.runtime.last("HEALTHCHECK") or ""
-        _options, _, command = value.partition("CMD")
-        return json.loads(command)
+        return self.runtime.healthcheck_command()
 
 
 @cache
@@ -162,7 +183,12 @@ def dockerfile() -> Dockerfile:
         elif instruction == "FROM":
             parts = rest.split()
             base = re.sub(r"\$\{(\w+)\}", lambda m: arguments.get(m.group(1), m.group(0)), parts[0])
-            stages.append(Stage(base, parts[2] if len(parts) > 2 and parts[1].upper() == "AS" else None))
+            name = parts[2] if len(parts) > 2 and parts[1].upper() == "AS" else None
+            parent = next((stage for stage in stages if stage.name == base), None)
+            if parent is None:
+                stages.append(Stage(base, name))
+            else:
+                stages.append(Stage(parent.base, name, list(parent.instructions), parent.name))
         else:
             stages[-1].instructions.append((instruction, rest))
     return Dockerfile(arguments, stages)
@@ -206,14 +232,15 @@ def ignored_by_docker(relative: str, patterns: list[str]) -> bool:
     return ignored
 
 
-def stage_image_files(destination: Path) -> Path:
-    """Copy what the final stage's COPY instructions take from the build context into `destination`, as
-    Docker would: .dockerignore applied, a file source copied by name, a folder source by its contents.
-    Returns the staged WORKDIR."""
+def stage_image_files(destination: Path, target: str | None = None) -> Path:
+    """Copy what a stage's COPY instructions (the final stage's, or the `target`'s) take from the build context
+    into `destination`, as Docker would: .dockerignore applied, a file source copied by name, a folder source
+    by its contents. Returns the staged WORKDIR."""
+    stage = dockerfile().target(target) if target else dockerfile().runtime
     patterns = dockerignore_patterns()
     context = [path for path in repository_files() if not ignored_by_docker(path, patterns)]
-    workdir = (dockerfile().runtime.last("WORKDIR") or "/").strip("/")
-    for arguments in dockerfile().runtime.all("COPY"):
+    workdir = (stage.last("WORKDIR") or "/").strip("/")
+    for arguments in stage.all("COPY"):
         if "--from=" in arguments:
             continue
         *sources, target = [word for word in shlex.split(arguments) if not word.startswith("--")]
@@ -234,20 +261,48 @@ def stage_image_files(destination: Path) -> Path:
 # --- Kubernetes manifests ----------------------------------------------------------------------------
 
 
+COMPONENTS = KUBERNETES / "components"
+OVERLAYS = ROOT / "deploy" / "overlays"
+
+
 def manifest_files() -> list[Path]:
     return sorted(p for p in KUBERNETES.glob("*.y*ml") if p.name != "kustomization.yaml")
 
 
-def kustomization() -> dict[str, Any]:
-    return yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())
+def kustomization(folder: Path = KUBERNETES) -> dict[str, Any]:
+    return yaml.safe_load((folder / "kustomization.yaml").read_text())
+
+
+def component_files(component: str) -> list[Path]:
+    """The manifests a kustomize component adds (its `resources`; its patches are not manifests)."""
+    return [COMPONENTS / component / name for name in kustomization(COMPONENTS / component).get("resources", [])]
+
+
+def _documents(paths: list[Path]) -> list[dict[str, Any]]:
+    return [doc for path in paths for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
 @cache
-def manifests() -> tuple[dict[str, Any], ...]:
-    return tuple(doc for path in manifest_files() for doc in yaml.safe_load_all(path.read_text()) if doc)
+def manifests(*components: str) -> tuple[dict[str, Any], ...]:
+    """The base's manifests, with the components' resources added and their JSON patches (RFC 6902) applied, as
+    kustomize renders them (less its namespace and label transformers)."""
+    import jsonpatch
+
+    documents = _documents(manifest_files())
+    for component in components:
+        folder = COMPONENTS / component
+        documents += _documents(component_files(component))
+        for patch in kustomization(folder).get("patches", []):
+            target = patch["target"]
+            (document,) = [
+                d for d in documents if (d["kind"], d["metadata"]["name"]) == (target["kind"], target["name"])
+            ]
+            patched = jsonpatch.apply_patch(document, yaml.safe_load((folder / patch["path"]).read_text()))
+            documents[documents.index(document)] = patched
+    return tuple(documents)
 
 
-def manifest(kind: str, name: str | None = None) -> dict[str, Any]:
-    found = [m for m in manifests() if m["kind"] == kind and (name is None or m["metadata"]["name"] == name)]
+def manifest(kind: str, name: str | None = None, components: tuple[str, ...] = ()) -> dict[str, Any]:
+    found = [m for m in manifests(*components) if m["kind"] == kind and (name is None or m["metadata"]["name"] == name)]
     assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
     return found[0]

@@ -1,7 +1,9 @@
-"""The container, without a Docker engine: the Dockerfile's rules read from the file, the image's own start
-command and health check run on this machine from a staged copy of what the image holds, and
-docker-start.sh's docker commands checked through its --dry-run."""
+"""The container, without a Docker engine: the Dockerfile's rules read from the file, the images' own start
+commands and health check run on this machine from a staged copy of what each image holds (the production image's
+with nothing importable but its requirements.txt), and docker-start.sh's docker commands checked through its
+--dry-run."""
 
+import json
 import os
 import re
 import shlex
@@ -23,6 +25,7 @@ from tests.conftest import ACCESS_KEY, SECRET_KEY, connect
 from tests.helpers import ok
 from tests.repo import (
     ROOT,
+    SANDBOX_ONLY,
     dockerfile,
     dockerignore_patterns,
     ignored_by_docker,
@@ -39,50 +42,105 @@ SECRET_NAMES = re.compile(r"TOKEN|SECRET|PASSWORD|ACCESS_KEY|CREDENTIAL", re.I)
 # --- the Dockerfile's rules ------------------------------------------------------------------------
 
 
-def test_image_is_built_in_two_stages_on_a_pinned_slim_python_with_runtime_requirements_only():
+def test_image_is_built_in_stages_on_a_pinned_slim_python_with_runtime_requirements_only():
     image = dockerfile()
     assert len(image.stages) >= 2
     for stage in image.stages:
         assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", stage.base), f"{stage.base} is not a pinned slim tag"
-    builder, runtime = image.stages[0], image.runtime
+    builder, runtime = image.target("builder"), image.runtime
+    assert runtime.name == "runtime", "docker build without --target must build the production image"
     assert any("pip install --no-cache-dir -r /tmp/requirements.txt" in run for run in builder.all("RUN"))
     assert not any("pip install" in run for run in runtime.all("RUN")), "the runtime stage must not install"
-    assert any(copy.startswith(f"--from={builder.name} /opt/venv") for copy in runtime.all("COPY"))
+    assert [copy for copy in runtime.all("COPY") if "--from=" in copy] == [f"--from={builder.name} /opt/venv /opt/venv"]
     assert "requirements-dev" not in (ROOT / "Dockerfile").read_text()
+    assert not any("sandbox" in arguments for _, arguments in [*builder.instructions, *runtime.instructions])
     runtime_requirements = (ROOT / "requirements.txt").read_text().lower()
     for dev_tool in ("pytest", "ruff", "kubernetes-validate", "shellcheck"):
         assert f"\n{dev_tool}" not in runtime_requirements, f"{dev_tool} would end up in the image"
 
 
-def pinned(requirements: Path) -> dict[str, str]:
-    """name -> version of every line of a requirements file; each must be `name==version`."""
+def test_the_sandbox_target_adds_the_sandbox_requirements_to_the_same_image():
+    image = dockerfile()
+    sandbox, runtime = image.target("sandbox"), image.runtime
+    (venv,) = [copy for copy in sandbox.all("COPY") if copy.startswith("--from=")]
+    sandbox_builder = image.target(venv.removeprefix("--from=").split()[0])
+    assert sandbox_builder.inherits == "builder"
+    installs = sandbox_builder.all("RUN")
+    assert any("pip install --no-cache-dir -r /tmp/requirements-sandbox.txt" in run for run in installs)
+    assert sandbox.inherits == runtime.inherits, "both images share one stage: user, environment, source"
+    assert sandbox.start_command() == [*runtime.start_command()[:2], "--sandbox", *runtime.start_command()[2:]]
+    for keyword in ("USER", "EXPOSE", "HEALTHCHECK", "WORKDIR"):
+        assert sandbox.last(keyword) == runtime.last(keyword)
+    assert sandbox.environment() == runtime.environment()
+
+
+def requirement_pins(requirements: Path) -> dict[str, str]:
+    """name -> version of every line of a requirements file and the files it includes (`-r other.txt`);
+    each must be `name==version`."""
     from packaging.utils import canonicalize_name
 
     versions = {}
     for line in requirements.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
-        if line:
+        if line.startswith("-r "):
+            versions.update(requirement_pins(requirements.parent / line.removeprefix("-r ").strip()))
+        elif line:
             match = re.fullmatch(r"([A-Za-z0-9._-]+)==([^\s;]+)", line)
             assert match, f"{requirements.name}: {line!r} is not pinned as name==version"
             versions[canonicalize_name(match[1])] = match[2]
     return versions
 
 
-def test_requirements_pin_every_runtime_dependency_transitive_included():
+def own_pins(requirements: Path) -> dict[str, str]:
+    """The pins a requirements file adds to those it includes."""
+    included = [line.split()[1] for line in requirements.read_text().splitlines() if line.startswith("-r ")]
+    inherited = {name for other in included for name in requirement_pins(ROOT / other)}
+    return {name: version for name, version in requirement_pins(requirements).items() if name not in inherited}
+
+
+def needs(name: str, extras: frozenset[str] = frozenset()) -> set[str]:
+    """The distributions an installed distribution requires (with `extras`), by canonical name."""
     from importlib import metadata
 
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    versions = pinned(ROOT / "requirements.txt")
-    assert "google-re2" in versions, "policy regexes run on RE2"
+    found = set()
+    for requirement in map(Requirement, metadata.distribution(name).requires or []):
+        marker = requirement.marker
+        if marker is None or any(marker.evaluate({"extra": extra}) for extra in {"", *extras}):
+            found.add(canonicalize_name(requirement.name))
+    return found
+
+
+@pytest.mark.parametrize("requirements", ["requirements.txt", "requirements-sandbox.txt", "requirements-dev.txt"])
+def test_requirements_pin_every_dependency_transitive_included(requirements):
+    from importlib import metadata
+
+    versions = requirement_pins(ROOT / requirements)
     for name, version in versions.items():
         distribution = metadata.distribution(name)
         assert distribution.version == version, f"{name} {distribution.version} is installed, {version} is pinned"
-        for requirement in map(Requirement, distribution.requires or []):
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                needed = canonicalize_name(requirement.name)
-                assert needed in versions, f"{name} needs {requirement.name}, which requirements.txt does not pin"
+        for needed in needs(name):
+            assert needed in versions, f"{name} needs {needed}, which {requirements} does not pin"
+
+
+def test_runtime_requirements_hold_no_sandbox_and_the_sandbox_set_holds_moto_and_only_what_it_adds():
+    runtime = requirement_pins(ROOT / "requirements.txt")
+    sandbox = own_pins(ROOT / "requirements-sandbox.txt")
+    assert "google-re2" in runtime, "policy regexes run on RE2"
+    assert "moto" in sandbox and not set(runtime) & set(sandbox)
+    closure, todo = set(), ["moto"]
+    while todo:
+        name = todo.pop()
+        if name not in closure:
+            closure.add(name)
+            todo.extend(needs(name, frozenset({"server"}) if name == "moto" else frozenset()))
+    assert set(sandbox) == closure - set(runtime), "the sandbox set is moto[server]'s closure beyond the runtime's"
+    for heavy in ("cfn-lint", "sympy", "networkx", "flask", "docker", "werkzeug"):
+        assert heavy in sandbox and heavy not in runtime
+    assert "-r requirements.txt" in (ROOT / "requirements-sandbox.txt").read_text()
+    assert "-r requirements-sandbox.txt" in (ROOT / "requirements-dev.txt").read_text()  # the tests run moto
 
 
 def test_image_runs_as_a_fixed_numeric_non_root_user():
@@ -133,6 +191,7 @@ def test_image_holds_no_credentials_and_ships_a_prebuilt_search_index():
         ("tests/test_s3.py", True),
         ("bench/__main__.py", True),
         ("requirements-dev.txt", True),
+        ("requirements-sandbox.txt", False),
         ("catalog/__pycache__/models.cpython-311.pyc", True),
         ("server.py", False),
         ("requirements.txt", False),
@@ -145,11 +204,12 @@ def test_build_context_leaves_out_secrets_tests_and_local_state(path, ignored):
     assert ignored_by_docker(path, dockerignore_patterns()) is ignored
 
 
-def test_image_holds_every_runtime_module_and_nothing_else(tmp_path):
-    app = stage_image_files(tmp_path)
+@pytest.mark.parametrize("target", ["runtime", "sandbox"])
+def test_image_holds_every_runtime_module_and_nothing_else(tmp_path, target):
+    app = stage_image_files(tmp_path, target)
     staged = {p.relative_to(app).as_posix() for p in app.rglob("*") if p.is_file()}
     expected = {p.relative_to(ROOT).as_posix() for p in runtime_sources()} | {"policy.yaml", "pyproject.toml"}
-    assert staged == expected
+    assert staged == (expected if target == "sandbox" else expected - SANDBOX_ONLY)
     assert not {p.split("/")[0] for p in staged} & {"tests", "bench"}
 
 
@@ -193,11 +253,13 @@ def get(url: str, headers: dict[str, str] | None = None) -> int:
 
 
 @contextmanager
-def image_server(tmp_path: Path, environment: dict[str, str]) -> Iterator[tuple[subprocess.Popen, int]]:
-    app = stage_image_files(tmp_path / "image")
+def image_server(
+    tmp_path: Path, environment: dict[str, str], target: str = "runtime"
+) -> Iterator[tuple[subprocess.Popen, int]]:
+    app = stage_image_files(tmp_path / "image", target)
     port = free_port()
     process = subprocess.Popen(
-        on_this_machine(dockerfile().start_command(), port),
+        on_this_machine(dockerfile().target(target).start_command(), port),
         cwd=app,
         env=environment,
         stdout=subprocess.PIPE,
@@ -225,6 +287,74 @@ def image_server(tmp_path: Path, environment: dict[str, str]) -> Iterator[tuple[
         process.stderr.close()
 
 
+# --- only the runtime requirements importable ----------------------------------------------------------
+
+BLOCKER = """
+import importlib.abc, json, os, sys
+
+
+class OutsideTheRuntimeSet(importlib.abc.MetaPathFinder):
+    \"\"\"Imports of modules from distributions requirements.txt does not pin fail as in the image.\"\"\"
+
+    blocked = frozenset(json.loads(os.environ["RUNTIME_ONLY_BLOCKED"]))
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in self.blocked:
+            with open(os.environ["RUNTIME_ONLY_LOG"], "a") as log:
+                log.write(name + "\\n")
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, OutsideTheRuntimeSet())
+"""
+
+
+def modules_outside(requirements: Path) -> list[str]:
+    """Top-level modules of this venv's distributions that `requirements` (with its includes) does not pin.
+    pip and setuptools are in every venv `python -m venv` creates, the image's too."""
+    from importlib import metadata
+
+    from packaging.utils import canonicalize_name
+
+    allowed = set(requirement_pins(requirements)) | {"pip", "setuptools"}
+    return sorted(
+        module
+        for module, distributions in metadata.packages_distributions().items()
+        if not any(canonicalize_name(name) in allowed for name in distributions)
+    )
+
+
+def runtime_only(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """Environment under which Python imports nothing from a distribution outside requirements.txt, as in the
+    production image: this venv holds the dev set (moto included), so a sitecustomize module refuses the rest.
+    Returns the variables and the file that logs every refused import."""
+    folder = tmp_path / "runtime-only"
+    folder.mkdir(exist_ok=True)
+    (folder / "sitecustomize.py").write_text(BLOCKER)
+    log = folder / "refused.log"
+    blocked = json.dumps(modules_outside(ROOT / "requirements.txt"))
+    return {"PYTHONPATH": str(folder), "RUNTIME_ONLY_BLOCKED": blocked, "RUNTIME_ONLY_LOG": str(log)}, log
+
+
+def refused(log: Path) -> set[str]:
+    return set(log.read_text().split()) if log.exists() else set()
+
+
+def test_the_runtime_only_environment_hides_moto_and_keeps_the_runtime_set(tmp_path):
+    variables, log = runtime_only(tmp_path)
+    blocked = set(json.loads(variables["RUNTIME_ONLY_BLOCKED"]))
+    assert {"moto", "flask", "werkzeug", "sympy", "networkx", "cfnlint", "docker", "pytest"} <= blocked
+    assert not {"botocore", "boto3", "awscli", "mcp", "uvicorn", "starlette", "yaml", "re2", "pip"} & blocked
+
+    def python(code: str) -> subprocess.CompletedProcess:
+        environment = {**os.environ, **variables}
+        return subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True)
+
+    assert python("import moto").returncode == 1 and refused(log) == {"moto"}
+    assert python("import botocore.session, mcp, uvicorn, awscli.clidriver, re2, yaml").returncode == 0
+
+
 def healthcheck(port: int) -> int:
     command = on_this_machine(dockerfile().healthcheck_command(), port)
     return subprocess.run(command, capture_output=True, timeout=30).returncode
@@ -243,6 +373,8 @@ def test_image_build_step_writes_the_search_index_where_the_image_looks(tmp_path
 async def test_image_start_command_serves_mcp_behind_the_token_and_passes_its_healthcheck(
     tmp_path, moto_endpoint, operation_index_dir
 ):
+    """Run as the production image holds it: its files, and nothing importable beyond requirements.txt."""
+    only_runtime, refused_log = runtime_only(tmp_path)
     environment = image_environment(
         tmp_path,
         AWS_MCP_CACHE_DIR=str(operation_index_dir),
@@ -251,6 +383,7 @@ async def test_image_start_command_serves_mcp_behind_the_token_and_passes_its_he
         AWS_ACCESS_KEY_ID=ACCESS_KEY,
         AWS_SECRET_ACCESS_KEY=SECRET_KEY,
         AWS_REGION="us-east-1",
+        **only_runtime,
     )
     with image_server(tmp_path, environment) as (process, port):
         app = tmp_path / "image" / "app"
@@ -265,10 +398,36 @@ async def test_image_start_command_serves_mcp_behind_the_token_and_passes_its_he
             assert (await ok(client, "get_account_info"))["account"] == "123456789012"
             found = await ok(client, "search_operations", query="list running instances", limit=1)
             assert found["matches"][0]["operation"] == "DescribeInstances"
+            identity = await ok(client, "execute_aws_read_command", command="sts get-caller-identity")
+            assert identity["result"]["Account"] == "123456789012"
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=20)  # stops on SIGTERM, as `docker stop` and Kubernetes ask
+        # stops on SIGTERM, as `docker stop` and Kubernetes ask, and says it stopped cleanly
+        assert process.wait(timeout=20) == 0
         assert healthcheck(port) != 0
         assert sorted(app.rglob("*")) == files_before  # nothing written beside the code: it is read-only in the pod
+    assert not refused(refused_log) & {"moto", "sandbox", "flask", "werkzeug"}, refused(refused_log)
+
+
+def test_the_production_image_has_no_sandbox_and_says_which_requirements_bring_it(tmp_path):
+    only_runtime, _ = runtime_only(tmp_path)
+    environment = image_environment(tmp_path, MCP_AUTH_TOKEN=TOKEN, **only_runtime)
+    command = on_this_machine([*dockerfile().start_command(), "--sandbox"], free_port())
+    for folder in (stage_image_files(tmp_path / "image"), ROOT):  # the image's files; all files but no moto
+        result = subprocess.run(command, cwd=folder, env=environment, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert "requirements-sandbox.txt" in result.stderr and "--target sandbox" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert "moto" in result.stderr
+
+
+async def test_the_sandbox_images_start_command_serves_the_demo_accounts(tmp_path, operation_index_dir):
+    environment = image_environment(tmp_path, AWS_MCP_CACHE_DIR=str(operation_index_dir), MCP_AUTH_TOKEN=TOKEN)
+    with image_server(tmp_path, environment, target="sandbox") as (process, port):
+        async with connect(f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            secrets = await ok(client, "list_secrets", account="prod")
+            assert {secret["name"] for secret in secrets["secrets"]} == {"prod/db/password", "prod/api/key"}
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
 
 
 def test_image_start_command_without_a_token_refuses_and_names_the_variable(tmp_path):
@@ -341,7 +500,8 @@ def option_values(command: list[str], option: str) -> list[str]:
 
 def test_docker_start_builds_then_runs_with_profiles_read_only_on_port_8100(docker_start):
     (build, run), told = docker_start.run()
-    assert build == ["docker", "build", "-t", "aws-ops-mcp", str(ROOT)]
+    assert build == ["docker", "build", "--target", "runtime", "-t", "aws-ops-mcp", str(ROOT)]
+    assert dockerfile().target("runtime") is dockerfile().runtime
     assert run[:2] == ["docker", "run"] and run[-1] == "aws-ops-mcp"
     assert option_values(run, "-p") == ["127.0.0.1:8100:8000"]
     assert f"{docker_start.home}/.aws:/home/app/.aws:ro" in option_values(run, "-v")
@@ -376,9 +536,12 @@ def test_docker_start_passes_the_callers_token_and_profile_by_name_without_print
     assert "callers-own-token-value" not in told + " ".join(run)
 
 
-def test_docker_start_sandbox_passes_through_and_leaves_credentials_out(docker_start):
-    (_, run), told = docker_start.run("--sandbox", "--port", "9100", AWS_PROFILE="ops", AWS_SECRET_ACCESS_KEY="k")
-    assert run[-2:] == ["aws-ops-mcp", "--sandbox"]
+def test_docker_start_sandbox_builds_the_sandbox_target_and_leaves_credentials_out(docker_start):
+    (build, run), told = docker_start.run("--sandbox", "--port", "9100", AWS_PROFILE="ops", AWS_SECRET_ACCESS_KEY="k")
+    assert build == ["docker", "build", "--target", "sandbox", "-t", "aws-ops-mcp-sandbox", str(ROOT)]
+    assert run[-1] == "aws-ops-mcp-sandbox" and "--sandbox" in dockerfile().target("sandbox").start_command()
+    (mine, _), _ = docker_start.run("--image", "mine", "--sandbox")
+    assert mine[-3:-1] == ["-t", "mine"]
     assert option_values(run, "-p") == ["127.0.0.1:9100:8000"]
     assert option_values(run, "-e") == ["MCP_AUTH_TOKEN"]
     assert not any(".aws" in v for v in option_values(run, "-v"))
