@@ -201,6 +201,13 @@ class Settings(BaseModel):
     request_state_keys: tuple[str, ...] = Field((), alias="AWS_MCP_REQUEST_STATE_KEYS", repr=False)
     toolsets: tuple[str, ...] | None = Field(None, alias="AWS_MCP_TOOLSETS", description="Tool sets to publish.")
     shutdown_grace_seconds: float = Field(30.0, alias="AWS_MCP_SHUTDOWN_GRACE_SECONDS", ge=0, le=3600)
+    org_role_name: str | None = Field(None, alias="AWS_MCP_ORG_ROLE_NAME", pattern=r"^[\w+=,.@-]{1,64}$")
+    org_source: str | None = Field(None, alias="AWS_MCP_ORG_SOURCE", pattern=r"^[\w+=,.@-]{1,128}$")
+    fleet_concurrency: int = Field(64, alias="AWS_MCP_FLEET_CONCURRENCY", ge=1, le=1024)
+    fleet_max_items: int = Field(1000, alias="AWS_MCP_FLEET_MAX_ITEMS_PER_TARGET", ge=1, le=100_000)
+    fleet_target_timeout_seconds: float = Field(60.0, alias="AWS_MCP_FLEET_TARGET_TIMEOUT_SECONDS", gt=0, le=3600)
+    fleet_rate_per_second: float = Field(20.0, alias="AWS_MCP_FLEET_RATE_PER_SECOND", gt=0, le=10_000)
+    inventory_refresh_minutes: int = Field(0, alias="AWS_MCP_INVENTORY_REFRESH_MINUTES", ge=0, le=10_080)
     accounts: dict[str, AccountAlias] = Field(default_factory=dict, exclude=True)
     unknown_variables: tuple[UnknownVariable, ...] = Field((), exclude=True)
 

@@ -24,6 +24,7 @@ from core.clients import AwsClients
 from core.executor import AwsExecutor
 from core.files import LocalFiles
 from core.invocation import SessionEnvironments
+from fleet.tools import FleetTools
 from generic.tools import GenericTools
 from guard.audit import AuditLog
 from guard.confirm import ConfirmationTokens
@@ -68,7 +69,7 @@ def instructions(files: LocalFiles) -> str:
     return f"{INSTRUCTIONS} {local}"
 
 
-PROVIDERS: tuple[type, ...] = (*MANAGERS, GenericTools)
+PROVIDERS: tuple[type, ...] = (*MANAGERS, GenericTools, FleetTools)
 """Every class that declares tools, in the order tools/list shows them."""
 UNSERVED_METHODS = ("prompts/list", "prompts/get", "resources/list", "resources/templates/list", "resources/read")
 """Handlers the SDK installs whether or not there is anything behind them; while they are installed the server
@@ -193,11 +194,12 @@ def build_app(settings: Settings, transport: str = "http") -> App:
     )
     guard = Guard(policy, tokens, clients, auto_approve=settings.auto_approve_destructive, metrics=metrics)
     limits = CallerLimits(settings.rate_limit_per_minute, settings.rate_limit_storage, metrics, policy.rate_limit)
+    threads = AwsExecutor(clients, guard, settings.max_workers + settings.fleet_concurrency)
     runtime = Runtime(
         settings=settings,
         transport=transport,
         clients=clients,
-        executor=AwsExecutor(clients, guard, settings.max_workers),
+        executor=threads.nested(settings.max_workers),
         guard=guard,
         audit=AuditLog(settings.audit_log),
         environments=SessionEnvironments(),
@@ -205,6 +207,7 @@ def build_app(settings: Settings, transport: str = "http") -> App:
         metrics=metrics,
         limits=limits,
         store=store,
+        fleet_executor=threads.nested(settings.fleet_concurrency),
     )
     return App(runtime, tuple(provider(runtime) for provider in PROVIDERS), toolsets)
 

@@ -88,6 +88,9 @@ class Runtime:
     limits: CallerLimits
     store: Store
     """The state database (store/): blocking, so only from worker threads."""
+    fleet_executor: AwsExecutor
+    """The executor of fan-outs: AWS_MCP_FLEET_CONCURRENCY threads for every fleet call together, apart from
+    `executor`'s AWS_MCP_MAX_WORKERS, so a fleet query never starves other calls."""
     drain: Drain = field(default_factory=Drain)
 
 
@@ -401,4 +404,5 @@ def audit_record(invocation: Invocation, outcome: str, seconds: float) -> dict[s
         record["warning"] = last["warning"]
     if len(calls) > 1:
         record["calls"] = calls
+    record.update(invocation.extra)
     return record

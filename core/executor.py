@@ -61,13 +61,15 @@ class AwsExecutor:
         """An executor whose calls take a place in its own limiter and in this one's."""
         return AwsExecutor(self.clients, self.guard, max_workers, parent=self)
 
-    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+    async def in_thread(self, fn: Callable[..., T], *args: Any, abandon: bool = False) -> T:
+        """`abandon`: on cancellation return at once and leave the thread to finish (its result is dropped); a
+        fan-out's timeout or cancellation must not wait for a blocked AWS request."""
         async with AsyncExitStack() as places:
             executor: AwsExecutor | None = self._parent
             while executor is not None:
                 await places.enter_async_context(executor._limiter)
                 executor = executor._parent
-            return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+            return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter, abandon_on_cancel=abandon)
 
     async def execute(self, call: AwsCall) -> dict[str, Any]:
         """The call as botocore makes it, its response without ResponseMetadata."""
@@ -111,10 +113,10 @@ class AwsExecutor:
             lambda client: client.generate_presigned_url(call.method, Params=dict(call.params), ExpiresIn=expires_in),
         )
 
-    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run_blocking(self, fn: Callable[..., T], *args: Any, abandon: bool = False) -> T:
         """Run blocking work in a worker thread; failures come back as `OpsError`s."""
         try:
-            return await self.in_thread(fn, *args)
+            return await self.in_thread(fn, *args, abandon=abandon)
         except Detour:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a tool error, see errors.from_exception

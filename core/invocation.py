@@ -50,6 +50,8 @@ class Invocation:
     """The MCP `Context` of the call, when there is one (elicitation, client capabilities)."""
     calls: list[dict[str, Any]] = field(default_factory=list)
     """What the guard decided for each AWS call this tool call made, for the audit record."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """What the tool adds to its audit record itself (a fleet query's summary: targets, counts, denials)."""
 
 
 def current() -> Invocation:

@@ -243,7 +243,7 @@ class GenericApi:
 
         def send(call: AwsCall, client: BaseClient) -> tuple[Any, str | None, dict[str, str], int]:
             wanted = made[0][0]
-            return self._send(client, wanted.model, call.params, wanted.pagination)
+            return self.send(client, wanted.model, call.params, wanted.pagination)
 
         call, (data, next_token, filled, size) = await (executor or self.executor).build_and_run(build, send)
         wanted, prepared = made[0]
@@ -310,7 +310,7 @@ class GenericApi:
             local_files=prepared.files,
         )
 
-    def _send(
+    def send(
         self, client: BaseClient, model: OperationModel, params: dict[str, Any], pagination: "Pagination | None"
     ) -> tuple[Any, str | None, dict[str, str], int]:
         """In a worker thread: the call (or its pages), its response as masked JSON, the next token, the

@@ -463,6 +463,11 @@ async def test_every_tool_is_audited_without_secrets_and_annotations_match_class
                     "execute_aws_write_command",
                     {"command": f"secretsmanager create-secret --name t --secret-string {secret_value}"},
                 ),
+                (
+                    "fleet_query",
+                    {"service": "s3", "operation": "ListBuckets", "accounts": ["prod"], "regions": ["us-east-1"]},
+                ),
+                ("fleet_results", {"handle": "0123456789abcdef"}),
             ]
             calls += [
                 (name, minimal_arguments(tool.input_schema)) for name, tool in tools.items() if name not in dict(calls)

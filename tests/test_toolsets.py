@@ -2,6 +2,7 @@
 
 import pytest
 
+from fleet.tools import FleetTools
 from generic.tools import GenericTools
 from server import PROVIDERS, TOOLSETS
 from services import Route53Manager, S3Manager, SecretsManagerManager, StsManager
@@ -21,7 +22,7 @@ def names(*providers: type) -> set[str]:
 
 
 def test_every_tool_belongs_to_the_tool_set_its_declaration_names():
-    assert TOOLSETS == ("identity", "secrets", "dns", "s3", "generic", "cli")
+    assert TOOLSETS == ("identity", "secrets", "dns", "s3", "generic", "cli", "fleet")
     members = {toolset: {spec.name for spec in SPECS if spec.toolset == toolset} for toolset in TOOLSETS}
     assert members == {
         "identity": names(StsManager),
@@ -30,6 +31,7 @@ def test_every_tool_belongs_to_the_tool_set_its_declaration_names():
         "s3": names(S3Manager),
         "generic": {"search_operations", "get_operation_schema", "execute"},
         "cli": CLI_TOOLS,
+        "fleet": names(FleetTools),
     }
     assert names(GenericTools) == members["generic"] | CLI_TOOLS
     assert all(spec.toolset for spec in SPECS)
@@ -61,7 +63,7 @@ async def test_without_the_generic_tools_no_search_index_is_built_at_start(make_
     assert started == ["index"]
 
 
-@pytest.mark.parametrize("value", ["dns,fleet", "identity, everything", ", ,"])
+@pytest.mark.parametrize("value", ["dns,fleets", "identity, everything", ", ,"])
 def test_an_unknown_tool_set_stops_startup_naming_the_variable_and_the_known_sets(value):
     result = run_server("--transport", "stdio", env={"AWS_MCP_TOOLSETS": value})
     assert result.returncode == 2

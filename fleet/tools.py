@@ -1,0 +1,313 @@
+"""The fleet tools: `fleet_query` (one read over accounts × regions) and `fleet_results` (page a stored result)."""
+
+import contextlib
+import time
+from dataclasses import replace
+from typing import Annotated, Any
+
+import anyio
+from pydantic import BaseModel, Field
+
+from catalog.classify import OpClass
+from catalog.models import operation_model, paginator_config
+from core.calls import AwsCall, ResolvedTarget
+from core.errors import CredentialsError, InvalidInput, NotARead, NotFound, OpsError, from_exception
+from core.invocation import Invocation, current
+from core.payload import prepare
+from fleet.fanout import Buckets, FanOut, TargetError, error_kind
+from fleet.organization import Organization
+from fleet.plan import FleetAccount, Planner
+from fleet.query import (
+    Cell,
+    FleetQueryResult,
+    TargetReader,
+    TargetResult,
+    counts,
+    elapsed_ms,
+    fit_results,
+    run_matrix,
+)
+from fleet.regions import GLOBAL_REGION, EnabledRegions, is_global, needs_account_regions, select
+from fleet.selectors import ACCOUNTS_DESCRIPTION, REGIONS_DESCRIPTION, AccountsSpec, RegionsSpec, region_patterns
+from generic.api import GenericApi, compile_query, resolve_names
+from inventory.results import FleetResults, ResultNotFound, ResultPage
+from tooling import ANY_READ, Runtime, tool
+
+RESULT_TTL_SECONDS = 3600.0
+RESULTS_PAGE_LIMIT = 1000
+
+Accounts = Annotated[AccountsSpec, Field(description=ACCOUNTS_DESCRIPTION)]
+Regions = Annotated[RegionsSpec, Field(description=REGIONS_DESCRIPTION)]
+
+
+class FleetResultsPage(BaseModel):
+    handle: str
+    summary: dict[str, Any]
+    results: list[TargetResult]
+    offset: int
+    total: int
+    next_offset: int | None = Field(None, description="Call again with this offset for the rest")
+
+
+class FleetTools:
+    """fleet_query and fleet_results (tool set "fleet")."""
+
+    toolset = "fleet"
+
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self.settings = settings
+        self.runtime = runtime
+        self.executor = runtime.fleet_executor
+        self.clients = runtime.clients
+        self.guard = runtime.guard
+        self.api = GenericApi(runtime.fleet_executor, runtime.guard, runtime.files, settings.max_output_bytes)
+        self.organization = Organization()
+        self.planner = Planner(settings, runtime.clients, self.organization)
+        self.enabled_regions = EnabledRegions()
+        self.fanout = FanOut(Buckets(settings.fleet_rate_per_second), settings.fleet_target_timeout_seconds)
+        self.results = FleetResults(runtime.store)
+
+    @tool("Query every account and region at once", calls=ANY_READ, idempotent=True)
+    async def fleet_query(
+        self,
+        service: Annotated[str, Field(description="e.g. ec2, lambda, s3 (CLI names work too)")],
+        operation: Annotated[str, Field(description="A read operation, e.g. DescribeInstances")],
+        accounts: Accounts,
+        regions: Regions,
+        payload: Annotated[dict[str, Any] | None, Field(description="The operation's parameters (API names)")] = None,
+        query: Annotated[str | None, Field(description="JMESPath applied to each target's response")] = None,
+        max_concurrency: Annotated[int | None, Field(ge=1, le=1024, description="Targets at once")] = None,
+        dry_run: Annotated[bool, Field(description="Return the target matrix only; no call is made")] = False,
+    ) -> FleetQueryResult:
+        """Run one read operation in many accounts × regions at once: every target is reported, with its data or
+        an error kind (access_denied, policy_denied, throttled, region_not_enabled, timeout, credential_error,
+        output_truncated). Paginated reads page fully, up to a per-target cap. Too large for one answer: the
+        rest is stored, and fleet_results pages it. dry_run shows the matrix first."""
+        started = time.perf_counter()
+        service, operation = resolve_names(service, operation)
+        model = operation_model(service, operation)
+        try:
+            patterns = region_patterns(regions)
+        except ValueError as problem:
+            raise InvalidInput(f"regions: {problem}") from None
+        compiled = compile_query(query)
+        invocation = current()
+        params = await self.executor.run_blocking(self._prepared, model, payload or {})
+        op_class = self.guard.classify(AwsCall(ResolvedTarget(region=GLOBAL_REGION), service, operation, params))
+        if op_class is not OpClass.READ:
+            raise NotARead(
+                f"{service}:{operation} is classed {op_class.value}: fleet_query runs reads only",
+                hint="run writes per account with execute, which asks before destroying",
+            )
+        fleet = await self.executor.run_blocking(self.planner.accounts, accounts, invocation)
+        cells = await self._cells(fleet, patterns, service)
+        concurrency = min(max_concurrency or self.settings.fleet_concurrency, self.settings.fleet_concurrency)
+        summary: dict[str, Any] = {
+            "service": service,
+            "operation": operation,
+            "accounts": len({cell.account for cell in cells}),
+            "regions": sorted({cell.region for cell in cells}),
+            "targets": len(cells),
+            "dry_run": dry_run,
+        }
+        invocation.extra = {"operation": f"{service}:{operation}", "class": op_class.value, "fleet": summary}
+        if dry_run:
+            results = [self._planned(cell) for cell in cells]
+            return self._answer(service, operation, results, started, invocation, summary, 0, dry_run=True)
+        reader = TargetReader(
+            self.executor,
+            self.guard,
+            self.api,
+            model,
+            params,
+            self.settings.fleet_max_items,
+            operation in paginator_config(service),
+        )
+        results = await run_matrix(
+            cells, reader, self.fanout, concurrency, compiled, self.settings.fleet_max_items, _progress(invocation)
+        )
+        denied = {rule: n for rule, n in reader.decisions.items() if rule != "allow"}
+        summary.update(aws_calls=reader.calls, denied=denied)
+        return await self._store_if_large(
+            self._answer(service, operation, results, started, invocation, summary, reader.calls), invocation
+        )
+
+    @tool("Page a stored fleet result", idempotent=True, changes_state=False)
+    async def fleet_results(
+        self,
+        handle: Annotated[str, Field(description="The handle fleet_query returned", min_length=8, max_length=64)],
+        offset: Annotated[int, Field(ge=0, description="First result to return")] = 0,
+    ) -> FleetResultsPage:
+        """The rest of a fleet_query result too large for one answer, from `offset`, as much as fits. Only the
+        caller who ran the query can read it; results are kept an hour."""
+        subject = current().principal.subject
+        budget = self.settings.max_output_bytes
+        page = await self.executor.run_blocking(self._page, handle, subject, offset)
+        results = [TargetResult.model_validate(item) for item in page.items]
+        shown = max(1, fit_results(results, budget - 2_000)) if results else 0
+        following = offset + shown
+        return FleetResultsPage(
+            handle=handle,
+            summary=page.summary,
+            results=results[:shown],
+            offset=offset,
+            total=page.total,
+            next_offset=following if following < page.total else None,
+        )
+
+    def _page(self, handle: str, subject: str, offset: int) -> ResultPage:
+        try:
+            return self.results.page(handle, subject, offset, RESULTS_PAGE_LIMIT)
+        except ResultNotFound:
+            raise NotFound(
+                f"no fleet result {handle!r} for this caller (results are kept an hour)", hint="run fleet_query again"
+            ) from None
+
+    def _prepared(self, model: Any, payload: dict[str, Any]) -> dict[str, Any]:
+        return dict(prepare(model.input_shape, payload, self.runtime.files).params)
+
+    async def _cells(self, fleet: list[FleetAccount], patterns: tuple[str, ...], service: str) -> list[Cell]:
+        """Every (account, region) target. Per account, at once across accounts: its credentials (warmed: an
+        AssumeRole that fails fails the account's targets alone) and, when globs or opt-in regions need it,
+        its enabled regions."""
+        discover = needs_account_regions(patterns) and not is_global(service)
+
+        async def account_cells(account: FleetAccount) -> list[Cell]:
+            if account.target is None:
+                regions, _ = select(patterns, service, None)
+                error = TargetError("credential_error", "no_role", account.problem or "unreachable")
+                return [Cell(account.account_id or account.label, account.label, r, None, error) for r in regions]
+            try:
+                account_id = await self.executor.run_blocking(self._reach, account.target, abandon=True)
+            except OpsError as failure:
+                kind = "policy_denied" if error_kind(failure) == "policy_denied" else "credential_error"
+                regions, _ = select(patterns, service, None)
+                error = TargetError(kind, failure.code, failure.message)
+                return [Cell(account.account_id or account.label, account.label, r, None, error) for r in regions]
+            enabled = None
+            if discover:
+                try:
+                    enabled = await self.executor.run_blocking(
+                        self.enabled_regions.get,
+                        account_id,
+                        lambda: self._describe_regions(account.target),
+                        abandon=True,
+                    )
+                except OpsError:
+                    enabled = None  # DescribeRegions refused: assume the regions every account has
+            regions, not_enabled = select(patterns, service, enabled)
+            cells = [
+                Cell(account_id, account.label, region, replace(account.target, region=region)) for region in regions
+            ]
+            for region in not_enabled:
+                message = f"{region} is not enabled in account {account_id} (an opt-in region)"
+                cells.append(
+                    Cell(
+                        account_id,
+                        account.label,
+                        region,
+                        None,
+                        TargetError("region_not_enabled", "region_not_enabled", message),
+                    )
+                )
+            return cells
+
+        per_account: list[list[Cell]] = [[] for _ in fleet]
+
+        async def fill(index: int, account: FleetAccount) -> None:
+            per_account[index] = await account_cells(account)
+
+        async with anyio.create_task_group() as group:
+            for index, account in enumerate(fleet):
+                group.start_soon(fill, index, account)
+        cells = [cell for batch in per_account for cell in batch]
+        unique = {(cell.account, cell.region): cell for cell in cells}
+        return sorted(unique.values(), key=lambda cell: (cell.account, cell.region))
+
+    def _reach(self, target: ResolvedTarget) -> str:
+        """The account id the target's credentials reach, with the credentials fetched (AssumeRole) now."""
+        try:
+            self.clients.frozen_credentials(target)
+            return self.clients.reached_account(target)
+        except OpsError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - AssumeRole's own failure: the account is unreachable
+            error = from_exception(exc)
+            raise CredentialsError(f"cannot reach the account: {error.code}: {error.message}") from None
+
+    def _describe_regions(self, target: ResolvedTarget) -> list[str]:
+        client = self.clients.client(target, "ec2")
+        regions = client.describe_regions()["Regions"]
+        return [region["RegionName"] for region in regions if region.get("OptInStatus") != "not-opted-in"]
+
+    @staticmethod
+    def _planned(cell: Cell) -> TargetResult:
+        if cell.error is not None:
+            return TargetResult(
+                account=cell.account, account_name=cell.label, region=cell.region, status="error",
+                kind=cell.error.kind, code=cell.error.code, message=cell.error.message,
+            )  # fmt: skip
+        return TargetResult(account=cell.account, account_name=cell.label, region=cell.region, status="planned")
+
+    def _answer(
+        self,
+        service: str,
+        operation: str,
+        results: list[TargetResult],
+        started: float,
+        invocation: Invocation,
+        summary: dict[str, Any],
+        calls: int,
+        dry_run: bool = False,
+    ) -> FleetQueryResult:
+        tally = counts(results)
+        summary["counts"] = tally
+        planned = sum(1 for result in results if result.status == "planned")
+        return FleetQueryResult(
+            service=service,
+            operation=operation,
+            dry_run=dry_run,
+            targets=len(results),
+            aws_calls=planned if dry_run else calls,
+            counts=tally,
+            duration_ms=elapsed_ms(started),
+            results=results,
+            shown=len(results),
+        )
+
+    async def _store_if_large(self, answer: FleetQueryResult, invocation: Invocation) -> FleetQueryResult:
+        budget = self.settings.max_output_bytes - 2_000
+        shown = fit_results(answer.results, budget)
+        if shown == len(answer.results):
+            return answer
+        summary = answer.model_dump(mode="json", exclude={"results"})
+        items = [result.model_dump(mode="json") for result in answer.results]
+        handle = await self.executor.run_blocking(
+            self.results.save, invocation.principal.subject, summary, items, RESULT_TTL_SECONDS
+        )
+        invocation.extra["fleet"]["stored"] = handle
+        return answer.model_copy(
+            update={
+                "results": answer.results[:shown],
+                "shown": shown,
+                "handle": handle,
+                "note": (
+                    f"{shown} of {len(answer.results)} results fit in this answer (AWS_MCP_MAX_OUTPUT_BYTES); "
+                    f"fleet_results(handle={handle!r}, offset={shown}) returns the rest. Narrow with query "
+                    "(JMESPath per target) to see more at once."
+                ),
+            }
+        )
+
+
+def _progress(invocation: Invocation):  # type: ignore[no-untyped-def]
+    ctx = invocation.context
+    if ctx is None:
+        return None
+
+    async def report(done: int, total: int) -> None:
+        with contextlib.suppress(Exception):  # a client gone away does not fail the query
+            await ctx.report_progress(done, total, f"{done}/{total} targets")
+
+    return report
