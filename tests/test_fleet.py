@@ -204,7 +204,7 @@ async def test_a_refused_role_and_a_policy_denial_fail_their_targets_only(
     assert f"accounts.{denied}.rules.deny" in results[(denied, "us-east-1")]["message"]
     assert answer["counts"] == {"ok": 1, "policy_denied": 2}
     assert write["code"] == "not_a_read"
-    record = [r for r in audit_records(audit_file) if r["tool"] == "fleet_query"][0]
+    record = next(r for r in audit_records(audit_file) if r["tool"] == "fleet_query")
     ((rule, count),) = record["fleet"]["denied"].items()
     assert rule.startswith(f"accounts.{denied}.rules.deny[0]") and count == 1
 
