@@ -1,7 +1,7 @@
 """The schema, as the code reads and writes it. A change here needs a migration in `migrations/versions/`;
 tests/test_store.py checks that the migrations build exactly these tables, on SQLite and PostgreSQL."""
 
-from sqlalchemy import BigInteger, Column, MetaData, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, Double, Index, Integer, MetaData, String, Table, Text
 
 METADATA = MetaData(
     naming_convention={
@@ -16,4 +16,69 @@ spent_confirmations = Table(
     METADATA,
     Column("nonce", String(64), primary_key=True),  # the token's random nonce (not the token)
     Column("expires_at", BigInteger, nullable=False, index=True),  # the token's expiry, epoch seconds
+)
+
+# The fleet inventory (inventory/store.py). Times are epoch seconds as floats (DOUBLE PRECISION): sub-second
+# order between a listing and a write-through matters, and staleness is reported in seconds.
+inventory_resources = Table(
+    "inventory_resources",  # one row per AWS resource seen by a listing or one of the server's own writes
+    METADATA,
+    Column("arn", String(2048), primary_key=True),
+    Column("account", String(12), nullable=False),
+    Column("region", String(32), nullable=False),  # the resource's region, or "global"
+    Column("service", String(64), nullable=False),
+    Column("type", String(128), nullable=False),  # service:kind, "ec2:instance"
+    Column("name", String(1024)),
+    Column("properties", Text, nullable=False),  # JSON object
+    Column("digest", String(32), nullable=False),  # of name, tags and properties: change detection, one compare
+    Column("partition_region", String(32), nullable=False),  # the listing the row was last seen in
+    Column("partition_type", String(128), nullable=False),
+    Column("first_seen", Double, nullable=False),
+    Column("last_seen", Double, nullable=False),
+    Column("changed_at", Double, nullable=False, index=True),  # name, tags or properties changed, or it came back
+    Column("deleted_at", Double, index=True),  # a tombstone: gone from a complete listing, or deleted by a tool
+    Index("ix_inventory_resources_type_live", "type", "deleted_at", "arn"),
+    Index("ix_inventory_resources_partition", "account", "partition_region", "partition_type", "deleted_at"),
+)
+
+inventory_tags = Table(
+    "inventory_tags",
+    METADATA,
+    Column("arn", String(2048), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False),
+    Column("live", Boolean, nullable=False),  # its resource's deleted_at IS NULL, copied: counts need no join
+    Index("ix_inventory_tags_key_value", "key", "value", "live", "arn"),
+)
+
+inventory_partitions = Table(
+    "inventory_partitions",  # one listing: (account, region, type); its rows are those with that partition
+    METADATA,
+    Column("account", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("type", String(128), primary_key=True),
+    Column("status", String(16), nullable=False),  # ok, failed, stale
+    Column("error", Text),
+    Column("last_attempt", Double, nullable=False),
+    Column("last_success", Double),
+    Column("resource_count", Integer, nullable=False),  # its live rows after the last listing
+)
+
+fleet_results = Table(
+    "fleet_results",  # a fleet query's result too large for one answer, paged by whoever ran it
+    METADATA,
+    Column("handle", String(32), primary_key=True),
+    Column("principal", String(512), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False, index=True),
+    Column("summary", Text, nullable=False),  # JSON object
+    Column("item_count", Integer, nullable=False),
+)
+
+fleet_result_items = Table(
+    "fleet_result_items",
+    METADATA,
+    Column("handle", String(32), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("item", Text, nullable=False),  # JSON
 )

@@ -1,0 +1,211 @@
+"""Writing listings into the inventory: one chunk of resources per transaction, change detection by digest.
+
+A chunk's transaction reads the rows it is about to write (by arn), then writes only what differs: new and
+changed rows through one INSERT ... ON CONFLICT DO UPDATE executemany, unchanged ones through one UPDATE of
+last_seen, tags deleted and inserted only for arns whose tags changed. Short transactions keep SQLite's one
+write lock free for the other writers (spent confirmations) between chunks.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, false, true, update
+from sqlalchemy import select as select_
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from inventory.models import TAGGED_TYPE, Resource
+from store.tables import inventory_resources as resources
+from store.tables import inventory_tags as tags
+
+CHUNK = 1000
+"""Resources per transaction (and per IN list)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    resource: Resource
+    properties: str
+    tags_digest: str
+    body_digest: str
+
+    @property
+    def digest(self) -> str:
+        return self.tags_digest + self.body_digest
+
+
+@dataclass
+class Counts:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def to_json(value: Any) -> str:
+    """Canonical JSON: equal values, equal text (hence equal digests). Non-JSON values (datetimes) as strings."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def prepare(resource: Resource) -> Prepared:
+    properties = to_json(resource.properties)
+    tags_text = to_json(dict(resource.tags))
+    body = to_json([resource.name, properties])
+    return Prepared(resource, properties, _hash(tags_text), _hash(body))
+
+
+def chunks(resources_: Iterable[Resource], size: int = CHUNK) -> Iterator[list[Prepared]]:
+    """Prepared resources in chunks, each arn once per chunk (the last one given wins)."""
+    chunk: dict[str, Prepared] = {}
+    for resource in resources_:
+        chunk[resource.arn] = prepare(resource)
+        if len(chunk) >= size:
+            yield list(chunk.values())
+            chunk = {}
+    if chunk:
+        yield list(chunk.values())
+
+
+def dialect_insert(connection: Connection) -> Any:
+    return sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
+
+
+def write_chunk(connection: Connection, chunk: list[Prepared], now: float, partition: tuple[str, str] | None) -> Counts:
+    """Upsert `chunk`. `partition` (region, type) is the listing's: it claims the rows it lists (a "tagged"
+    listing claims only rows nobody else holds). None (a write-through) keeps an existing row's partition and
+    gives a new row the partition of its own region and type."""
+    counts = Counts()
+    arns = [prepared.resource.arn for prepared in chunk]
+    existing = {
+        row.arn: row
+        for row in connection.execute(
+            select_(resources.c.arn, resources.c.digest, resources.c.deleted_at, resources.c.partition_type).where(
+                resources.c.arn.in_(arns)
+            )
+        )
+    }
+    writes: list[dict[str, Any]] = []
+    new_tags: list[Prepared] = []
+    replaced_tags: list[str] = []
+    revived_tags: list[str] = []
+    touched: list[str] = []
+    claimed: list[str] = []
+    for prepared in chunk:
+        resource = prepared.resource
+        old = existing.get(resource.arn)
+        if old is None:
+            counts.added += 1
+            new_tags.append(prepared)
+        elif old.deleted_at is not None:
+            counts.added += 1
+            if old.digest[:16] != prepared.tags_digest:
+                replaced_tags.append(resource.arn)
+                new_tags.append(prepared)
+            else:
+                revived_tags.append(resource.arn)
+        elif old.digest != prepared.digest:
+            counts.updated += 1
+            if old.digest[:16] != prepared.tags_digest:
+                replaced_tags.append(resource.arn)
+                new_tags.append(prepared)
+        else:
+            counts.unchanged += 1
+            if partition is not None and _claims(partition, old.partition_type):
+                claimed.append(resource.arn)
+            else:
+                touched.append(resource.arn)
+            continue
+        claim = partition is not None and (
+            old is None or old.deleted_at is not None or _claims(partition, old.partition_type)
+        )
+        writes.append(_row(prepared, now, partition, claim))
+    if writes:
+        _upsert_rows(connection, writes)
+    if replaced_tags:
+        connection.execute(tags.delete().where(tags.c.arn.in_(replaced_tags)))
+    if new_tags:
+        _insert_tags(connection, new_tags)
+    if revived_tags:
+        connection.execute(update(tags).where(tags.c.arn.in_(revived_tags)).values(live=true()))
+    if touched:
+        connection.execute(update(resources).where(resources.c.arn.in_(touched)).values(last_seen=now))
+    if claimed and partition is not None:
+        connection.execute(
+            update(resources)
+            .where(resources.c.arn.in_(claimed))
+            .values(last_seen=now, partition_region=partition[0], partition_type=partition[1])
+        )
+    return counts
+
+
+def tombstone(connection: Connection, arns: list[str], now: float) -> int:
+    """Mark live rows deleted; returns how many were live."""
+    if not arns:
+        return 0
+    marked = connection.execute(
+        update(resources).where(resources.c.arn.in_(arns), resources.c.deleted_at.is_(None)).values(deleted_at=now)
+    ).rowcount
+    connection.execute(update(tags).where(tags.c.arn.in_(arns)).values(live=false()))
+    return marked
+
+
+def _claims(partition: tuple[str, str], current_type: str) -> bool:
+    return partition[1] != TAGGED_TYPE or current_type == TAGGED_TYPE
+
+
+def _row(prepared: Prepared, now: float, partition: tuple[str, str] | None, claim: bool) -> dict[str, Any]:
+    resource = prepared.resource
+    region, type_ = partition if partition is not None else (resource.region, resource.type)
+    return {
+        "arn": resource.arn,
+        "account": resource.account,
+        "region": resource.region,
+        "service": resource.service,
+        "type": resource.type,
+        "name": resource.name,
+        "properties": prepared.properties,
+        "digest": prepared.digest,
+        "partition_region": region,
+        "partition_type": type_,
+        "first_seen": now,
+        "last_seen": now,
+        "changed_at": now,
+        "deleted_at": None,
+        "claim": claim,
+    }
+
+
+def _upsert_rows(connection: Connection, writes: list[dict[str, Any]]) -> None:
+    """New, changed and revived rows. first_seen stays; the partition moves only for rows the listing claims."""
+    for claim in (True, False):
+        rows = [{k: v for k, v in row.items() if k != "claim"} for row in writes if row["claim"] is claim]
+        if not rows:
+            continue
+        statement = dialect_insert(connection)(resources)
+        kept = {"arn", "first_seen"} if claim else {"arn", "first_seen", "partition_region", "partition_type"}
+        statement = statement.on_conflict_do_update(
+            index_elements=[resources.c.arn],
+            set_={column.name: statement.excluded[column.name] for column in resources.c if column.name not in kept},
+        )
+        connection.execute(statement, rows)
+
+
+def _insert_tags(connection: Connection, prepared: list[Prepared]) -> None:
+    rows = [
+        {"arn": item.resource.arn, "key": key, "value": value, "live": True}
+        for item in prepared
+        for key, value in item.resource.tags.items()
+    ]
+    if not rows:
+        return
+    statement = dialect_insert(connection)(tags)
+    statement = statement.on_conflict_do_update(
+        index_elements=[tags.c.arn, tags.c.key], set_={"value": statement.excluded.value, "live": true()}
+    )
+    connection.execute(statement, rows)
+
+
+def _hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
