@@ -44,6 +44,7 @@ COPY services/ services/
 COPY observability/ observability/
 COPY web/ web/
 COPY store/ store/
+COPY inventory/ inventory/
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
