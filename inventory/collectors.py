@@ -638,8 +638,17 @@ _WRITES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 # Services with nothing in the tagging API's partition (S3 objects, IAM users and policies are not listed there).
 _OUTSIDE_TAGGING_API = frozenset({"s3", "iam", "sts"})
-# Verbs that may add, remove or retag a resource the tagging API lists.
-_TAGGING_VERBS = ("Create", "Delete", "Tag", "Untag")
+_TAG_VERBS = ("Tag", "Untag", "AddTags", "RemoveTags")
+_TAG_PARAMS = ("Tags", "TagSpecifications", "TagList", "tags")
+# Deletes of data, not of resources: frequent, and nothing the tagging API lists goes with them.
+_DATA_DELETES = frozenset(
+    {
+        ("sqs", "DeleteMessage"),
+        ("sqs", "DeleteMessageBatch"),
+        ("dynamodb", "DeleteItem"),
+        ("logs", "DeleteLogStream"),
+    }
+)
 _EC2_ID_TYPES = {"i": _INSTANCE, "vol": _VOLUME, "sg": _GROUP, "vpc": _VPC}
 
 
@@ -679,18 +688,30 @@ def writes_to(service: str, operation: str, params: Mapping[str, Any], response:
     """The collector types one of our own successful writes may have changed (sorted), or None for a write that
     touches nothing inventoried. Botocore names: ("ec2", "RunInstances", ...).
 
-    The table covers the core types' writes; elsewhere (and for the core services' other resources: subnets,
-    snapshots, DB clusters...) a Create/Delete/Tag/Untag call may have changed what the tagging API lists, so it
-    names "tagged": refreshing a partition for nothing costs one listing, missing a change leaves it stale.
-    `response` is not read yet: the signature lets an entry look at what a call created.
+    The table covers the core types' writes; any other write (the core services' other resources included:
+    subnets, snapshots, DB clusters...) names "tagged" when it may have changed what the tagging API lists
+    (`_may_change_tagged`): refreshing a partition for nothing costs one listing, missing a change leaves it
+    stale until the next refresh. `response` is not read yet: the signature lets an entry look at what a call
+    created.
     """
     by_params = _BY_PARAMS.get((service, operation))
     if by_params is not None:
         types: Iterable[str] = by_params(params)
     elif operation in _WRITES.get(service, {}):
         types = _WRITES[service][operation]
-    elif service not in _OUTSIDE_TAGGING_API and operation.startswith(_TAGGING_VERBS):
+    elif _may_change_tagged(service, operation, params):
         types = (TAGGED,)
     else:
         return None
     return sorted(set(types)) or None
+
+
+def _may_change_tagged(service: str, operation: str, params: Mapping[str, Any]) -> bool:
+    """Whether a write may change the tagging API's listing, which holds tagged (or once tagged) resources only:
+    a tag call; a call that passes tags (an untagged creation is not listed); a delete, but of a resource
+    rather than of data (`_DATA_DELETES`)."""
+    if service in _OUTSIDE_TAGGING_API:
+        return False
+    if operation.startswith(_TAG_VERBS) or any(params.get(key) for key in _TAG_PARAMS):
+        return True
+    return operation.startswith("Delete") and (service, operation) not in _DATA_DELETES
