@@ -2,21 +2,20 @@
 
 import contextlib
 import time
-from dataclasses import replace
 from typing import Annotated, Any
 
-import anyio
 from pydantic import BaseModel, Field
 
 from catalog.classify import OpClass
 from catalog.models import operation_model, paginator_config
 from core.calls import AwsCall, ResolvedTarget
-from core.errors import CredentialsError, InvalidInput, NotARead, NotFound, OpsError, from_exception
+from core.errors import InvalidInput, NotARead, NotFound
 from core.invocation import Invocation, current
 from core.payload import prepare
-from fleet.fanout import Buckets, FanOut, TargetError, error_kind
+from fleet.fanout import Buckets, FanOut
+from fleet.matrix import Matrix
 from fleet.organization import Organization
-from fleet.plan import FleetAccount, Planner
+from fleet.plan import Planner
 from fleet.query import (
     Cell,
     FleetQueryResult,
@@ -27,7 +26,7 @@ from fleet.query import (
     fit_results,
     run_matrix,
 )
-from fleet.regions import GLOBAL_REGION, EnabledRegions, is_global, needs_account_regions, select
+from fleet.regions import GLOBAL_REGION
 from fleet.selectors import ACCOUNTS_DESCRIPTION, REGIONS_DESCRIPTION, AccountsSpec, RegionsSpec, region_patterns
 from generic.api import GenericApi, compile_query, resolve_names
 from inventory.results import FleetResults, ResultNotFound, ResultPage
@@ -64,7 +63,7 @@ class FleetTools:
         self.api = GenericApi(runtime.fleet_executor, runtime.guard, runtime.files, settings.max_output_bytes)
         self.organization = Organization()
         self.planner = Planner(settings, runtime.clients, self.organization)
-        self.enabled_regions = EnabledRegions()
+        self.matrix = Matrix(self.executor, runtime.clients)
         self.fanout = FanOut(Buckets(settings.fleet_rate_per_second), settings.fleet_target_timeout_seconds)
         self.results = FleetResults(runtime.store)
 
@@ -101,7 +100,7 @@ class FleetTools:
                 hint="run writes per account with execute, which asks before destroying",
             )
         fleet = await self.executor.run_blocking(self.planner.accounts, accounts, invocation)
-        cells = await self._cells(fleet, patterns, service)
+        cells = await self.matrix.cells(fleet, patterns, service)
         concurrency = min(max_concurrency or self.settings.fleet_concurrency, self.settings.fleet_concurrency)
         summary: dict[str, Any] = {
             "service": service,
@@ -166,80 +165,6 @@ class FleetTools:
 
     def _prepared(self, model: Any, payload: dict[str, Any]) -> dict[str, Any]:
         return dict(prepare(model.input_shape, payload, self.runtime.files).params)
-
-    async def _cells(self, fleet: list[FleetAccount], patterns: tuple[str, ...], service: str) -> list[Cell]:
-        """Every (account, region) target. Per account, at once across accounts: its credentials (warmed: an
-        AssumeRole that fails fails the account's targets alone) and, when globs or opt-in regions need it,
-        its enabled regions."""
-        discover = needs_account_regions(patterns) and not is_global(service)
-
-        async def account_cells(account: FleetAccount) -> list[Cell]:
-            if account.target is None:
-                regions, _ = select(patterns, service, None)
-                error = TargetError("credential_error", "no_role", account.problem or "unreachable")
-                return [Cell(account.account_id or account.label, account.label, r, None, error) for r in regions]
-            try:
-                account_id = await self.executor.run_blocking(self._reach, account.target, abandon=True)
-            except OpsError as failure:
-                kind = "policy_denied" if error_kind(failure) == "policy_denied" else "credential_error"
-                regions, _ = select(patterns, service, None)
-                error = TargetError(kind, failure.code, failure.message)
-                return [Cell(account.account_id or account.label, account.label, r, None, error) for r in regions]
-            enabled = None
-            if discover:
-                try:
-                    enabled = await self.executor.run_blocking(
-                        self.enabled_regions.get,
-                        account_id,
-                        lambda: self._describe_regions(account.target),
-                        abandon=True,
-                    )
-                except OpsError:
-                    enabled = None  # DescribeRegions refused: assume the regions every account has
-            regions, not_enabled = select(patterns, service, enabled)
-            cells = [
-                Cell(account_id, account.label, region, replace(account.target, region=region)) for region in regions
-            ]
-            for region in not_enabled:
-                message = f"{region} is not enabled in account {account_id} (an opt-in region)"
-                cells.append(
-                    Cell(
-                        account_id,
-                        account.label,
-                        region,
-                        None,
-                        TargetError("region_not_enabled", "region_not_enabled", message),
-                    )
-                )
-            return cells
-
-        per_account: list[list[Cell]] = [[] for _ in fleet]
-
-        async def fill(index: int, account: FleetAccount) -> None:
-            per_account[index] = await account_cells(account)
-
-        async with anyio.create_task_group() as group:
-            for index, account in enumerate(fleet):
-                group.start_soon(fill, index, account)
-        cells = [cell for batch in per_account for cell in batch]
-        unique = {(cell.account, cell.region): cell for cell in cells}
-        return sorted(unique.values(), key=lambda cell: (cell.account, cell.region))
-
-    def _reach(self, target: ResolvedTarget) -> str:
-        """The account id the target's credentials reach, with the credentials fetched (AssumeRole) now."""
-        try:
-            self.clients.frozen_credentials(target)
-            return self.clients.reached_account(target)
-        except OpsError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - AssumeRole's own failure: the account is unreachable
-            error = from_exception(exc)
-            raise CredentialsError(f"cannot reach the account: {error.code}: {error.message}") from None
-
-    def _describe_regions(self, target: ResolvedTarget) -> list[str]:
-        client = self.clients.client(target, "ec2")
-        regions = client.describe_regions()["Regions"]
-        return [region["RegionName"] for region in regions if region.get("OptInStatus") != "not-opted-in"]
 
     @staticmethod
     def _planned(cell: Cell) -> TargetResult:

@@ -468,6 +468,8 @@ async def test_every_tool_is_audited_without_secrets_and_annotations_match_class
                     {"service": "s3", "operation": "ListBuckets", "accounts": ["prod"], "regions": ["us-east-1"]},
                 ),
                 ("fleet_results", {"handle": "0123456789abcdef"}),
+                ("refresh_inventory", {"accounts": ["prod"], "regions": ["us-east-1"], "types": ["s3:bucket"]}),
+                ("query_inventory", {"tags": {"env": "prod"}}),
             ]
             calls += [
                 (name, minimal_arguments(tool.input_schema)) for name, tool in tools.items() if name not in dict(calls)

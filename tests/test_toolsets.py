@@ -2,6 +2,7 @@
 
 import pytest
 
+from fleet.inventory_tools import InventoryTools
 from fleet.tools import FleetTools
 from generic.tools import GenericTools
 from server import PROVIDERS, TOOLSETS
@@ -31,7 +32,7 @@ def test_every_tool_belongs_to_the_tool_set_its_declaration_names():
         "s3": names(S3Manager),
         "generic": {"search_operations", "get_operation_schema", "execute"},
         "cli": CLI_TOOLS,
-        "fleet": names(FleetTools),
+        "fleet": names(FleetTools, InventoryTools),
     }
     assert names(GenericTools) == members["generic"] | CLI_TOOLS
     assert all(spec.toolset for spec in SPECS)

@@ -1,0 +1,270 @@
+"""The inventory tools: `refresh_inventory` (list resources across accounts × regions into the store),
+`query_inventory` (answer from the store in milliseconds) and `inventory_status`.
+
+A refresh runs every (account, region, collector) listing on the fan-out of fleet_query: the same selectors,
+limits, progress and per-target errors. Each listing's operations pass the guard as reads for that account
+before it starts. A listing that completes replaces its partition (what vanished gets a tombstone, kept 7 days);
+one that fails, or passes the per-target cap, keeps the partition's rows and marks it failed, so queries report
+it as stale instead of losing resources.
+"""
+
+import dataclasses
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+from catalog.classify import OpClass
+from core.calls import AwsCall, ResolvedTarget
+from core.errors import InvalidInput, NotARead
+from core.invocation import activate, current, deactivate
+from fleet.fanout import Buckets, FanOut, TargetError
+from fleet.matrix import Matrix
+from fleet.organization import Organization
+from fleet.plan import Planner
+from fleet.query import Cell, classify_failure, elapsed_ms
+from fleet.selectors import ACCOUNTS_DESCRIPTION, REGIONS_DESCRIPTION, AccountsSpec, RegionsSpec, region_patterns
+from fleet.tools import _progress
+from inventory.collectors import COLLECTORS, CollectContext, Collector, Truncated
+from inventory.models import GLOBAL_REGION as GLOBAL_PARTITION
+from inventory.store import Inventory
+from tooling import ANY_READ, Runtime, tool
+
+FAILURES_SHOWN = 50
+
+
+class RefreshFailure(BaseModel):
+    account: str
+    region: str
+    type: str
+    kind: str
+    code: str
+    message: str
+
+
+class RefreshResult(BaseModel):
+    listings: int = Field(description="(account, region, type) listings run")
+    counts: dict[str, int] = Field(description="Listings per outcome: ok, or the error kind")
+    resources: dict[str, int] = Field(description="Resources listed per type")
+    changes: dict[str, int] = Field(description="added, updated, unchanged, deleted (tombstoned)")
+    failures: list[RefreshFailure] = Field(description=f"Failed listings (the first {FAILURES_SHOWN})")
+    duration_ms: float
+
+
+class InventoryRows(BaseModel):
+    total: int = Field(description="Every resource the filter matches (exact)")
+    rows: list[dict[str, Any]]
+    next_cursor: str | None = Field(None, description="Pass as cursor for the next page")
+    max_staleness_seconds: float | None = Field(
+        None, description="Age of the oldest listing behind this answer; null: never listed"
+    )
+    failed_partitions: list[dict[str, Any]] = Field(description="Listings that failed: their rows may be stale")
+
+
+class InventoryOverview(BaseModel):
+    total: int
+    counts_by_type: dict[str, int]
+    tombstones: int
+    oldest_success: str | None = Field(None, description="When the oldest listing last succeeded (UTC)")
+    partitions: list[dict[str, Any]]
+
+
+class InventoryTools:
+    """refresh_inventory, query_inventory, inventory_status (tool set "fleet")."""
+
+    toolset = "fleet"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.settings = runtime.settings
+        self.executor = runtime.fleet_executor
+        self.clients = runtime.clients
+        self.guard = runtime.guard
+        self.inventory = Inventory(runtime.store)
+        self.planner = Planner(runtime.settings, runtime.clients, Organization())
+        self.matrix = Matrix(self.executor, runtime.clients)
+        self.fanout = FanOut(
+            Buckets(runtime.settings.fleet_rate_per_second), runtime.settings.fleet_target_timeout_seconds
+        )
+
+    @tool("Refresh the resource inventory", calls=ANY_READ, idempotent=True)
+    async def refresh_inventory(
+        self,
+        accounts: Annotated[AccountsSpec, Field(description=ACCOUNTS_DESCRIPTION)],
+        regions: Annotated[RegionsSpec, Field(description=REGIONS_DESCRIPTION)],
+        types: Annotated[
+            list[str] | None, Field(description=f"Resource types to list (default all): {', '.join(COLLECTORS)}")
+        ] = None,
+        max_concurrency: Annotated[int | None, Field(ge=1, le=1024, description="Listings at once")] = None,
+    ) -> RefreshResult:
+        """List resources into the inventory: EC2 instances, volumes, security groups, VPCs, S3 buckets, Lambda
+        functions, RDS instances, IAM roles, Route53 zones, secrets (metadata only), and everything tagged
+        (the tagging API). Then query_inventory answers in milliseconds. A failed listing keeps its old rows."""
+        started = time.perf_counter()
+        chosen = self._collectors(types)
+        try:
+            patterns = region_patterns(regions)
+        except ValueError as problem:
+            raise InvalidInput(f"regions: {problem}") from None
+        invocation = current()
+        fleet = await self.executor.run_blocking(self.planner.accounts, accounts, invocation)
+        jobs: list[tuple[Cell, Collector]] = []
+        for collector in chosen:
+            scoped = ("*",) if collector.scope == "global" else patterns
+            service = "iam" if collector.scope == "global" else collector.service  # one cell per account
+            jobs += [(cell, collector) for cell in await self.matrix.cells(fleet, scoped, service)]
+        concurrency = min(max_concurrency or self.settings.fleet_concurrency, self.settings.fleet_concurrency)
+        attempts = await self.fanout.run(
+            jobs,
+            self._listing,
+            key=lambda job: (job[0].account, job[0].region, job[1].service),
+            concurrency=concurrency,
+            classify=lambda job, error: classify_failure(job[0], error),
+            on_progress=_progress(invocation),
+        )
+        failures: list[RefreshFailure] = []
+        counts: dict[str, int] = {}
+        resources: dict[str, int] = {}
+        changes = {"added": 0, "updated": 0, "unchanged": 0, "deleted": 0}
+        failed: list[tuple[str, str, str, str]] = []
+        for (cell, collector), attempt in zip(jobs, attempts, strict=True):
+            error = cell.error or attempt.error
+            if error is None and attempt.value is not None:
+                listed, outcome, truncated = attempt.value
+                resources[collector.type] = resources.get(collector.type, 0) + listed
+                for name in changes:
+                    changes[name] += getattr(outcome, name)
+                if truncated:
+                    error = TargetError("output_truncated", "output_truncated", f"more than {listed} resources")
+            if error is None:
+                counts["ok"] = counts.get("ok", 0) + 1
+                continue
+            counts[error.kind] = counts.get(error.kind, 0) + 1
+            region = GLOBAL_PARTITION if collector.scope == "global" else cell.region
+            failures.append(RefreshFailure(account=cell.account, region=region, type=collector.type, **error.__dict__))
+            if not truncated_error(error):
+                failed.append((cell.account, region, collector.type, f"{error.code}: {error.message}"))
+        if failed:
+            await self.executor.run_blocking(self._record_failures, failed)
+        invocation.extra = {
+            "class": OpClass.READ.value,
+            "fleet": {"listings": len(jobs), "counts": counts, "resources": resources, "changes": changes},
+        }
+        return RefreshResult(
+            listings=len(jobs),
+            counts=dict(sorted(counts.items())),
+            resources=dict(sorted(resources.items())),
+            changes=changes,
+            failures=failures[:FAILURES_SHOWN],
+            duration_ms=elapsed_ms(started),
+        )
+
+    @tool("Query the resource inventory", idempotent=True, changes_state=False)
+    async def query_inventory(
+        self,
+        type: Annotated[str | None, Field(description="e.g. ec2:instance, s3:bucket, sqs:queue")] = None,
+        account: Annotated[str | None, Field(pattern=r"^\d{12}$", description="12-digit account id")] = None,
+        region: Annotated[str | None, Field(description='Region, or "global"')] = None,
+        tags: Annotated[
+            dict[str, str | None] | None,
+            Field(description='Every tag must match; null value: any value ({"env": "prod"})'),
+        ] = None,
+        name_contains: Annotated[str | None, Field(max_length=256)] = None,
+        changed_since: Annotated[
+            datetime | None, Field(description="Changed or deleted since (ISO 8601); deleted ones included")
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Field(max_length=2048)] = None,
+    ) -> InventoryRows:
+        """Find resources across every inventoried account and region, from the store (refresh_inventory fills
+        it): exact total, a page of rows, a cursor, and how stale the answer is (failed listings named)."""
+        since = None
+        if changed_since is not None:
+            since = (changed_since if changed_since.tzinfo else changed_since.replace(tzinfo=UTC)).timestamp()
+        arguments = {
+            "type": type,
+            "account": account,
+            "region": region,
+            "tags": tags,
+            "name_contains": name_contains,
+            "changed_since": since,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        page = await self.executor.run_blocking(self._query, arguments)
+        return InventoryRows(
+            total=page.total,
+            rows=page.rows,
+            next_cursor=page.next_cursor,
+            max_staleness_seconds=page.max_staleness_seconds,
+            failed_partitions=page.failed_partitions,
+        )
+
+    @tool("Show the inventory's state", idempotent=True, changes_state=False)
+    async def inventory_status(self) -> InventoryOverview:
+        """What the inventory holds: resources per type, every listing (partition) with its last success and
+        status, the oldest data, tombstones."""
+        status = await self.executor.run_blocking(self.inventory.status)
+        oldest = None
+        if status.oldest_success is not None:
+            oldest = datetime.fromtimestamp(status.oldest_success, UTC).isoformat()
+        return InventoryOverview(
+            total=status.total,
+            counts_by_type=status.counts_by_type,
+            tombstones=status.tombstones,
+            oldest_success=oldest,
+            partitions=status.partitions,
+        )
+
+    def _query(self, arguments: dict[str, Any]) -> Any:
+        try:
+            return self.inventory.query(**arguments)
+        except ValueError as problem:
+            raise InvalidInput(str(problem), hint="start again without cursor") from None
+
+    def _collectors(self, types: list[str] | None) -> list[Collector]:
+        if not types:
+            return list(COLLECTORS.values())
+        unknown = [name for name in types if name not in COLLECTORS]
+        if unknown:
+            raise InvalidInput(f"unknown resource type {', '.join(map(repr, unknown))}; types: {', '.join(COLLECTORS)}")
+        return [COLLECTORS[name] for name in dict.fromkeys(types)]
+
+    async def _listing(self, job: tuple[Cell, Collector]) -> tuple[int, Any, bool]:
+        cell, collector = job
+        assert cell.target is not None
+        scratch = dataclasses.replace(current(), calls=[], extra={})
+        token = activate(scratch)
+        try:
+            return await self.executor.run_blocking(self._list, cell, collector, abandon=True)
+        finally:
+            deactivate(token)
+
+    def _list(self, cell: Cell, collector: Collector) -> tuple[int, Any, bool]:
+        """In a worker thread: the guard for each operation, the listing, and its partition written."""
+        target: ResolvedTarget = cell.target  # type: ignore[assignment]
+        for operation in collector.operations:
+            call = AwsCall(target, collector.service, operation, {}, f"inventory {collector.type}")
+            if self.guard.check(call) is not OpClass.READ:
+                raise NotARead(f"{collector.service}:{operation} is not a read for account {cell.account}")
+        region = GLOBAL_PARTITION if collector.scope == "global" else cell.region
+        context = CollectContext(
+            cell.account, region, lambda service: self.clients.client(target, service), self.settings.fleet_max_items
+        )
+        try:
+            listed = collector.collect(context)
+        except Truncated as cut:
+            outcome = self.inventory.record_partition(
+                cell.account, region, collector.type, cut.resources, complete=False, error="more resources than the cap"
+            )
+            return len(cut.resources), outcome, True
+        outcome = self.inventory.record_partition(cell.account, region, collector.type, listed, complete=True)
+        return len(listed), outcome, False
+
+    def _record_failures(self, failed: list[tuple[str, str, str, str]]) -> None:
+        for account, region, type_, error in failed:
+            self.inventory.record_partition(account, region, type_, [], complete=False, error=error)
+
+
+def truncated_error(error: TargetError) -> bool:
+    return error.kind == "output_truncated"
