@@ -207,7 +207,6 @@ class Settings(BaseModel):
     fleet_max_items: int = Field(1000, alias="AWS_MCP_FLEET_MAX_ITEMS_PER_TARGET", ge=1, le=100_000)
     fleet_target_timeout_seconds: float = Field(60.0, alias="AWS_MCP_FLEET_TARGET_TIMEOUT_SECONDS", gt=0, le=3600)
     fleet_rate_per_second: float = Field(20.0, alias="AWS_MCP_FLEET_RATE_PER_SECOND", gt=0, le=10_000)
-    inventory_refresh_minutes: int = Field(0, alias="AWS_MCP_INVENTORY_REFRESH_MINUTES", ge=0, le=10_080)
     accounts: dict[str, AccountAlias] = Field(default_factory=dict, exclude=True)
     unknown_variables: tuple[UnknownVariable, ...] = Field((), exclude=True)
 
