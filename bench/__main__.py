@@ -3,7 +3,8 @@
 moto, the server under test and a bare MCP SDK server (the floor) each run in their own process on 127.0.0.1;
 this process is only the client. Overhead = tool p50 - floor p50 - direct boto3 p50, all sampled in turn within
 each round so that load from elsewhere on the machine falls on them alike. Figures are this machine's; rows are
-marked against their targets, but the bench always exits 0.
+marked against their targets, but the bench always exits 0. The team deployment's rows (many JWT users, replicas
+sharing PostgreSQL, the cost of a /metrics scrape) are bench/team.py's.
 """
 
 import os
@@ -18,7 +19,7 @@ import boto3
 from mcp import Client, StdioServerParameters
 from mcp_types import ListToolsResult
 
-from bench import processes
+from bench import processes, team
 from bench.processes import ROOT, Child
 from bench.proxy import delaying_proxy
 from bench.report import Row, at_most, elapsed_ms, table, timings
@@ -219,6 +220,8 @@ async def main() -> None:
             rows += await concurrency(workdir, moto)
             rows += await search_and_memory(environment, workdir)
             rows += await stdio_cold_start(environment, workdir)
+            rows += await team.many_users(environment, workdir)
+            rows += await team.replicas(environment, workdir)
     print(
         f"\nAWS Ops MCP benchmark: {ROUNDS} rounds per timing; moto, server and floor in separate processes; "
         f"load average {load:.1f} on {os.cpu_count()} CPUs at start\n"

@@ -59,16 +59,19 @@ def _wait_until_answering(process: subprocess.Popen[bytes], url: str, log: Path)
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _reap(process)
 
 
-@contextmanager
-def child(name: str, args: list[str], environment: dict[str, str], workdir: Path) -> Iterator[Child]:
-    """Run `python <args> PORT` (PORT is appended) in `workdir`; its output goes to `<name>-PORT.log` there."""
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    """Wait for a signalled process (it drains: no call is in flight, so it exits at once); kill it after 10 s."""
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _start(name: str, args: list[str], environment: dict[str, str], workdir: Path) -> tuple[Child, Path]:
     port = free_port()
     log = workdir / f"{name}-{port}.log"
     with log.open("wb") as output:
@@ -81,12 +84,35 @@ def child(name: str, args: list[str], environment: dict[str, str], workdir: Path
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
         )
+    return Child(process, f"http://127.0.0.1:{port}"), log
+
+
+@contextmanager
+def children(
+    name: str, args: list[str], environment: dict[str, str], workdir: Path, count: int
+) -> Iterator[list[Child]]:
+    """`count` processes of `python <args> PORT`, started together (so they race through start-up, as replicas
+    of one deployment do), each on its own port; output to `<name>-PORT.log` in `workdir`."""
+    started: list[tuple[Child, Path]] = []
     try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_until_answering(process, url, log)
-        yield Child(process, url)
+        for _ in range(count):
+            started.append(_start(name, args, environment, workdir))
+        for running, log in started:
+            _wait_until_answering(running.process, running.url, log)
+        yield [running for running, _ in started]
     finally:
-        stop(process)
+        for running, _ in started:  # all signalled first: their drains overlap
+            if running.process.poll() is None:
+                running.process.terminate()
+        for running, _ in started:
+            _reap(running.process)
+
+
+@contextmanager
+def child(name: str, args: list[str], environment: dict[str, str], workdir: Path) -> Iterator[Child]:
+    """Run `python <args> PORT` (PORT is appended) in `workdir`; its output goes to `<name>-PORT.log` there."""
+    with children(name, args, environment, workdir, 1) as (running,):
+        yield running
 
 
 def moto(environment: dict[str, str], workdir: Path) -> AbstractContextManager[Child]:
@@ -99,3 +125,8 @@ def floor(environment: dict[str, str], workdir: Path) -> AbstractContextManager[
 
 def ops_server(environment: dict[str, str], workdir: Path) -> AbstractContextManager[Child]:
     return child("server", [str(ROOT / "server.py"), "--port"], environment, workdir)
+
+
+def replicas(environment: dict[str, str], workdir: Path, count: int) -> AbstractContextManager[list[Child]]:
+    """`count` servers with one environment: replicas when it names a shared AWS_MCP_DATABASE_URL."""
+    return children("replica", [str(ROOT / "server.py"), "--port"], environment, workdir, count)

@@ -37,6 +37,11 @@ async def timings(calls: Mapping[str, Callable[[], Awaitable[object]]], rounds: 
     }
 
 
+def percentile(values: list[float], q: int) -> float:
+    """The q-th percentile (1-99) of `values`, interpolated as statistics.quantiles does."""
+    return statistics.quantiles(values, n=100)[q - 1]
+
+
 @dataclass(frozen=True)
 class Row:
     measure: str
@@ -50,6 +55,12 @@ def at_most(measure: str, value: float, limit: float | None, unit: str, spec: st
     if limit is None:
         return Row(measure, f"{value:{spec}} {unit}")
     return Row(measure, f"{value:{spec}} {unit}", f"≤ {limit:g} {unit}", value <= limit)
+
+
+def holds(measure: str, value: bool, target: str = "yes") -> Row:
+    """A yes/no fact that must be `target` ("yes": it must hold)."""
+    figure = "yes" if value else "no"
+    return Row(measure, figure, target, figure == target)
 
 
 def table(rows: list[Row]) -> str:

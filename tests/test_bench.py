@@ -1,14 +1,16 @@
 """`make bench` measures; this only makes sure its parts still start: the processes it runs are the server,
-moto and the bare SDK floor, each on loopback, each stopped at the end."""
+moto and the bare SDK floor, each on loopback, and replicas sharing one PostgreSQL, each stopped at the end."""
 
 import os
+import urllib.request
+from pathlib import Path
 
-from bench import processes
+from bench import processes, team
 from tests.conftest import ACCESS_KEY, SECRET_KEY
 
 
-def test_the_bench_processes_start_answer_and_stop(tmp_path, moto_endpoint):
-    environment = {
+def bench_environment(tmp_path: Path, moto_endpoint: str) -> dict[str, str]:
+    return {
         **processes.base_environment(tmp_path),
         "PYTHONPATH": str(processes.ROOT),
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
@@ -18,7 +20,29 @@ def test_the_bench_processes_start_answer_and_stop(tmp_path, moto_endpoint):
         "AWS_MCP_AUDIT_LOG": os.devnull,
         "AWS_MCP_CACHE_DIR": str(tmp_path / "cache"),
     }
+
+
+def test_the_bench_processes_start_answer_and_stop(tmp_path, moto_endpoint):
+    environment = bench_environment(tmp_path, moto_endpoint)
     for start in (processes.floor, processes.ops_server):
         with start(environment, tmp_path) as child:  # it returns once the process answers HTTP
             assert child.process.poll() is None and child.rss_mb() > 0
         assert child.process.poll() is not None
+
+
+def test_the_bench_replicas_start_together_on_one_database_accept_its_tokens_and_stop(
+    tmp_path, moto_endpoint, postgres
+):
+    issuer = team.Issuer()
+    environment = {
+        **bench_environment(tmp_path, moto_endpoint),
+        **issuer.settings(),
+        "AWS_MCP_DATABASE_URL": postgres.fresh_database("bench_replicas"),
+    }
+    with processes.replicas(environment, tmp_path, 3) as replicas:
+        assert len({replica.url for replica in replicas}) == 3
+        for replica in replicas:
+            request = urllib.request.Request(f"{replica.url}/metrics", headers=team.bearer(issuer.token("a", "admin")))
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 200 and b"aws_mcp_tool_calls_total" in response.read()
+    assert all(replica.process.poll() is not None for replica in replicas)
