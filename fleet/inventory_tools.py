@@ -44,30 +44,29 @@ class RefreshFailure(BaseModel):
 
 
 class RefreshResult(BaseModel):
-    listings: int = Field(description="(account, region, type) listings run")
-    counts: dict[str, int] = Field(description="Listings per outcome: ok, or the error kind")
-    resources: dict[str, int] = Field(description="Resources listed per type")
-    changes: dict[str, int] = Field(description="added, updated, unchanged, deleted (tombstoned)")
-    failures: list[RefreshFailure] = Field(description=f"Failed listings (the first {FAILURES_SHOWN})")
+    listings: int
+    counts: dict[str, int]
+    resources: dict[str, int]
+    changes: dict[str, int]
+    failures: list[dict[str, str]] = Field(description=f"The first {FAILURES_SHOWN}")
     duration_ms: float
 
 
 class InventoryRows(BaseModel):
-    total: int = Field(description="Every resource the filter matches (exact)")
+    total: int
     rows: list[dict[str, Any]]
-    next_cursor: str | None = Field(None, description="Pass as cursor for the next page")
-    max_staleness_seconds: float | None = Field(
-        None, description="Age of the oldest listing behind this answer; null: never listed"
-    )
-    failed_partitions: list[dict[str, Any]] = Field(description="Listings that failed: their rows may be stale")
+    next_cursor: str | None = None
+    max_staleness_seconds: float | None = Field(None, description="null: never listed")
+    failed_partitions: list[dict[str, Any]] = Field(description="Their rows may be stale")
 
 
 class InventoryOverview(BaseModel):
     total: int
     counts_by_type: dict[str, int]
     tombstones: int
-    oldest_success: str | None = Field(None, description="When the oldest listing last succeeded (UTC)")
+    oldest_success: str | None = None
     partitions: list[dict[str, Any]]
+    types: list[str]
 
 
 class InventoryTools:
@@ -92,14 +91,10 @@ class InventoryTools:
         self,
         accounts: Annotated[AccountsSpec, Field(description=ACCOUNTS_DESCRIPTION)],
         regions: Annotated[RegionsSpec, Field(description=REGIONS_DESCRIPTION)],
-        types: Annotated[
-            list[str] | None, Field(description=f"Resource types to list (default all): {', '.join(COLLECTORS)}")
-        ] = None,
-        max_concurrency: Annotated[int | None, Field(ge=1, le=1024, description="Listings at once")] = None,
+        types: Annotated[list[str] | None, Field(description="Default all: see inventory_status")] = None,
+        max_concurrency: Annotated[int | None, Field(ge=1, le=1024)] = None,
     ) -> RefreshResult:
-        """List resources into the inventory: EC2 instances, volumes, security groups, VPCs, S3 buckets, Lambda
-        functions, RDS instances, IAM roles, Route53 zones, secrets (metadata only), and everything tagged
-        (the tagging API). Then query_inventory answers in milliseconds. A failed listing keeps its old rows."""
+        """List resources into the inventory (core types, everything tagged); a failed listing keeps its rows."""
         started = time.perf_counter()
         chosen = self._collectors(types)
         try:
@@ -155,29 +150,26 @@ class InventoryTools:
             counts=dict(sorted(counts.items())),
             resources=dict(sorted(resources.items())),
             changes=changes,
-            failures=failures[:FAILURES_SHOWN],
+            failures=[failure.model_dump() for failure in failures[:FAILURES_SHOWN]],
             duration_ms=elapsed_ms(started),
         )
 
     @tool("Query the resource inventory", idempotent=True, changes_state=False)
     async def query_inventory(
         self,
-        type: Annotated[str | None, Field(description="e.g. ec2:instance, s3:bucket, sqs:queue")] = None,
-        account: Annotated[str | None, Field(pattern=r"^\d{12}$", description="12-digit account id")] = None,
-        region: Annotated[str | None, Field(description='Region, or "global"')] = None,
+        type: Annotated[str | None, Field(description="e.g. ec2:instance")] = None,
+        account: Annotated[str | None, Field(pattern=r"^\d{12}$")] = None,
+        region: str | None = None,
         tags: Annotated[
             dict[str, str | None] | None,
-            Field(description='Every tag must match; null value: any value ({"env": "prod"})'),
+            Field(description="All must match; null: any value"),
         ] = None,
         name_contains: Annotated[str | None, Field(max_length=256)] = None,
-        changed_since: Annotated[
-            datetime | None, Field(description="Changed or deleted since (ISO 8601); deleted ones included")
-        ] = None,
+        changed_since: Annotated[datetime | None, Field(description="Deleted ones included")] = None,
         limit: Annotated[int, Field(ge=1, le=1000)] = 100,
         cursor: Annotated[str | None, Field(max_length=2048)] = None,
     ) -> InventoryRows:
-        """Find resources across every inventoried account and region, from the store (refresh_inventory fills
-        it): exact total, a page of rows, a cursor, and how stale the answer is (failed listings named)."""
+        """Resources from the inventory: exact total, a page, a cursor, staleness."""
         since = None
         if changed_since is not None:
             since = (changed_since if changed_since.tzinfo else changed_since.replace(tzinfo=UTC)).timestamp()
@@ -202,8 +194,7 @@ class InventoryTools:
 
     @tool("Show the inventory's state", idempotent=True, changes_state=False)
     async def inventory_status(self) -> InventoryOverview:
-        """What the inventory holds: resources per type, every listing (partition) with its last success and
-        status, the oldest data, tombstones."""
+        """Resources per type, listings and their status, the oldest data, the known types."""
         status = await self.executor.run_blocking(self.inventory.status)
         oldest = None
         if status.oldest_success is not None:
@@ -214,6 +205,7 @@ class InventoryTools:
             tombstones=status.tombstones,
             oldest_success=oldest,
             partitions=status.partitions,
+            types=list(COLLECTORS),
         )
 
     def _query(self, arguments: dict[str, Any]) -> Any:

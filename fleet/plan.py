@@ -14,7 +14,7 @@ from core.clients import AwsClients
 from core.errors import InvalidInput
 from core.invocation import Invocation
 from fleet.organization import MemberAccount, Organization
-from fleet.selectors import ACCOUNT_ID, AccountsSpec, OrganizationSelector
+from fleet.selectors import ACCOUNT_ID, AccountsSpec, OrganizationSelector, organization_selector
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,12 @@ class Planner:
         return resolved
 
     def accounts(self, spec: AccountsSpec, invocation: Invocation) -> list[FleetAccount]:
-        if isinstance(spec, OrganizationSelector):
-            return self._organization(spec, invocation)
+        if isinstance(spec, dict):
+            try:
+                selector = organization_selector(spec)
+            except ValueError as problem:
+                raise InvalidInput(str(problem), hint='e.g. {"organization": true, "exclude": ["sandbox"]}') from None
+            return self._organization(selector, invocation)
         names = sorted(self.settings.accounts) if spec == "all" else list(dict.fromkeys(spec))
         if not names:
             raise InvalidInput(

@@ -40,14 +40,14 @@ KINDS = (
 
 
 class TargetResult(BaseModel):
-    account: str = Field(description="12-digit account id (or the alias, when the account could not be reached)")
-    account_name: str | None = Field(None, description="Alias or organization name")
+    account: str
+    account_name: str | None = None
     region: str
     status: Literal["ok", "error", "planned"]
-    kind: str | None = Field(None, description="Why it failed: " + ", ".join(KINDS))
-    code: str | None = Field(None, description="AWS's error code, or this server's")
+    kind: str | None = None
+    code: str | None = None
     message: str | None = None
-    data: Any = Field(None, description="The response (query applied); partial when kind is output_truncated")
+    data: Any = None
     seconds: float | None = None
 
 
@@ -55,13 +55,13 @@ class FleetQueryResult(BaseModel):
     service: str
     operation: str
     dry_run: bool = False
-    targets: int = Field(description="Targets in the matrix (accounts × regions)")
-    aws_calls: int = Field(description="AWS calls made (dry_run: at least this many would be: one per target)")
-    counts: dict[str, int] = Field(description="Targets per outcome: ok, or the error kind")
+    targets: int
+    aws_calls: int = Field(description="Made; dry_run: at least this many")
+    counts: dict[str, int]
     duration_ms: float
-    results: list[TargetResult] = Field(description="Ordered by account, then region")
-    shown: int = Field(description="How many of the results are in this answer")
-    handle: str | None = Field(None, description="The whole result is stored: fleet_results(handle, offset) pages it")
+    results: list[TargetResult]
+    shown: int
+    handle: str | None = Field(None, description="For fleet_results")
     note: str | None = None
 
 

@@ -2,9 +2,9 @@
 
 import fnmatch
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from config import known_regions
 
@@ -31,17 +31,23 @@ class OrganizationSelector(BaseModel):
         return self
 
 
-AccountsSpec = list[str] | Literal["all"] | OrganizationSelector
-"""Aliases or 12-digit ids; "all" (every configured alias); or an organization selector."""
+AccountsSpec = list[str] | Literal["all"] | dict[str, Any]
+"""Aliases or 12-digit ids; "all" (every configured alias); or an organization selector (`organization_selector`
+checks it: its schema stays out of tools/list, which every conversation pays for)."""
 
 RegionsSpec = list[str] | Literal["all"]
 """Region names or globs (eu-*); "all": every region the account has enabled where the service exists."""
 
-ACCOUNTS_DESCRIPTION = (
-    'Aliases or 12-digit ids, "all" (every configured alias), or {"organization": true} / {"ou": "ou-..."} / '
-    '{"account_tags": {"env": "prod"}}, with optional "exclude": [...]'
-)
-REGIONS_DESCRIPTION = 'Region names or globs (["eu-*", "us-east-1"]), or "all" (enabled regions offering the service)'
+ACCOUNTS_DESCRIPTION = 'Aliases, ids, "all", or {"organization": true}|{"ou": ..}|{"account_tags": {..}} (+"exclude")'
+REGIONS_DESCRIPTION = 'Names or globs (["eu-*"]), or "all" (enabled, offering the service)'
+
+
+def organization_selector(spec: dict[str, Any]) -> OrganizationSelector:
+    try:
+        return OrganizationSelector.model_validate(spec)
+    except ValidationError as problem:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'accounts'}: {e['msg']}" for e in problem.errors())
+        raise ValueError(f"accounts: {reasons}") from None
 
 
 def region_patterns(spec: RegionsSpec) -> tuple[str, ...]:

@@ -42,10 +42,10 @@ Regions = Annotated[RegionsSpec, Field(description=REGIONS_DESCRIPTION)]
 class FleetResultsPage(BaseModel):
     handle: str
     summary: dict[str, Any]
-    results: list[TargetResult]
+    results: list[dict[str, Any]]
     offset: int
     total: int
-    next_offset: int | None = Field(None, description="Call again with this offset for the rest")
+    next_offset: int | None = None
 
 
 class FleetTools:
@@ -67,22 +67,20 @@ class FleetTools:
         self.fanout = FanOut(Buckets(settings.fleet_rate_per_second), settings.fleet_target_timeout_seconds)
         self.results = FleetResults(runtime.store)
 
-    @tool("Query every account and region at once", calls=ANY_READ, idempotent=True)
+    @tool("Query the fleet", calls=ANY_READ, idempotent=True)
     async def fleet_query(
         self,
-        service: Annotated[str, Field(description="e.g. ec2, lambda, s3 (CLI names work too)")],
-        operation: Annotated[str, Field(description="A read operation, e.g. DescribeInstances")],
+        service: Annotated[str, Field(description="e.g. ec2")],
+        operation: Annotated[str, Field(description="A read, e.g. DescribeInstances")],
         accounts: Accounts,
         regions: Regions,
-        payload: Annotated[dict[str, Any] | None, Field(description="The operation's parameters (API names)")] = None,
-        query: Annotated[str | None, Field(description="JMESPath applied to each target's response")] = None,
-        max_concurrency: Annotated[int | None, Field(ge=1, le=1024, description="Targets at once")] = None,
-        dry_run: Annotated[bool, Field(description="Return the target matrix only; no call is made")] = False,
+        payload: Annotated[dict[str, Any] | None, Field(description="Parameters (API names)")] = None,
+        query: Annotated[str | None, Field(description="JMESPath per target")] = None,
+        max_concurrency: Annotated[int | None, Field(ge=1, le=1024)] = None,
+        dry_run: bool = False,
     ) -> FleetQueryResult:
-        """Run one read operation in many accounts × regions at once: every target is reported, with its data or
-        an error kind (access_denied, policy_denied, throttled, region_not_enabled, timeout, credential_error,
-        output_truncated). Paginated reads page fully, up to a per-target cap. Too large for one answer: the
-        rest is stored, and fleet_results pages it. dry_run shows the matrix first."""
+        """One read in many accounts × regions: each target's data or error kind. fleet_results pages large
+        answers."""
         started = time.perf_counter()
         service, operation = resolve_names(service, operation)
         model = operation_model(service, operation)
@@ -135,11 +133,10 @@ class FleetTools:
     @tool("Page a stored fleet result", idempotent=True, changes_state=False)
     async def fleet_results(
         self,
-        handle: Annotated[str, Field(description="The handle fleet_query returned", min_length=8, max_length=64)],
-        offset: Annotated[int, Field(ge=0, description="First result to return")] = 0,
+        handle: Annotated[str, Field(min_length=8, max_length=64)],
+        offset: Annotated[int, Field(ge=0)] = 0,
     ) -> FleetResultsPage:
-        """The rest of a fleet_query result too large for one answer, from `offset`, as much as fits. Only the
-        caller who ran the query can read it; results are kept an hour."""
+        """The rest of a fleet_query result, from `offset` (kept an hour, for its caller only)."""
         subject = current().principal.subject
         budget = self.settings.max_output_bytes
         page = await self.executor.run_blocking(self._page, handle, subject, offset)
@@ -149,7 +146,7 @@ class FleetTools:
         return FleetResultsPage(
             handle=handle,
             summary=page.summary,
-            results=results[:shown],
+            results=[result.model_dump(mode="json") for result in results[:shown]],
             offset=offset,
             total=page.total,
             next_offset=following if following < page.total else None,
