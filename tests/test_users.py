@@ -96,17 +96,20 @@ async def test_two_issuers_subjects_are_two_principals(make_settings, audit_file
 @pytest.mark.parametrize(
     ("token", "because"),
     [
-        (hs256(exp=1_000_000_000, iat=999_999_000, nbf=999_999_000), "expired"),
-        (hs256(nbf=4_000_000_000), "not valid yet"),
-        (hs256(aud="some-other-service"), "not issued for this server"),
-        (hs256(iss="https://evil.test"), "issuer this server does not trust"),
-        (hs256(secret="another-secret-that-is-32-bytes-long!!"), "signature does not verify"),
-        (hs256(exp=None), "no exp claim"),
-        (hs256(sub=None), "no sub claim"),
-        (hs256(aud=None), "no aud claim"),
-        (jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "a", "exp": 4_000_000_000}, None, "none"), "'none'"),
-        (hs256().rsplit(".", 1)[0] + ".", "signature does not verify"),
-        ("not-a-jwt", "not a valid JWT"),
+        (lambda: hs256(exp=1_000_000_000, iat=999_999_000, nbf=999_999_000), "expired"),
+        (lambda: hs256(nbf=4_000_000_000), "not valid yet"),
+        (lambda: hs256(aud="some-other-service"), "not issued for this server"),
+        (lambda: hs256(iss="https://evil.test"), "issuer this server does not trust"),
+        (lambda: hs256(secret="another-secret-that-is-32-bytes-long!!"), "signature does not verify"),
+        (lambda: hs256(exp=None), "no exp claim"),
+        (lambda: hs256(sub=None), "no sub claim"),
+        (lambda: hs256(aud=None), "no aud claim"),
+        (
+            lambda: jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "a", "exp": 4_000_000_000}, None, "none"),
+            "'none'",
+        ),
+        (lambda: hs256().rsplit(".", 1)[0] + ".", "signature does not verify"),
+        (lambda: "not-a-jwt", "not a valid JWT"),
     ],
     ids=[
         "expired",
@@ -123,6 +126,8 @@ async def test_two_issuers_subjects_are_two_principals(make_settings, audit_file
     ],
 )
 def test_a_bad_jwt_is_refused_with_401_saying_why_without_echoing_it(jwt_served, token, because):
+    """Tokens are made when the test runs (not at collection), so a long suite does not expire them."""
+    token = token()
     status, headers, body = request(f"{jwt_served.url}/mcp", bearer(token))
     assert status == 401
     challenge = headers["www-authenticate"]
