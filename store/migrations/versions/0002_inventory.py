@@ -33,7 +33,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("arn", name="pk_inventory_resources"),
     )
     op.create_index("ix_inventory_resources_changed_at", "inventory_resources", ["changed_at"])
-    op.create_index("ix_inventory_resources_deleted_at", "inventory_resources", ["deleted_at"])
+    op.create_index(
+        "ix_inventory_resources_deleted_at",
+        "inventory_resources",
+        ["deleted_at"],
+        sqlite_where=sa.text("deleted_at IS NOT NULL"),
+        postgresql_where=sa.text("deleted_at IS NOT NULL"),
+    )
     op.create_index("ix_inventory_resources_type_live", "inventory_resources", ["type", "deleted_at", "arn"])
     op.create_index(
         "ix_inventory_resources_partition",
@@ -47,6 +53,7 @@ def upgrade() -> None:
         sa.Column("value", sa.String(256), nullable=False),
         sa.Column("live", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("arn", "key", name="pk_inventory_tags"),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_inventory_tags_key_value", "inventory_tags", ["key", "value", "live", "arn"])
     op.create_table(
