@@ -146,7 +146,7 @@ class Inventory:
         fingerprint = cursors.fingerprint(filters.as_dict())
         after = None if cursor is None else cursors.decode(cursor, fingerprint)
         query = plan(filters)
-        with self._store.engine.connect() as connection:
+        with self._store.reading() as connection:
             rows = [dict(row._mapping) for row in connection.execute(page_statement(query, after, limit + 1))]
             total = connection.execute(count_statement(query)).scalar_one()
             covering = [dict(row._mapping) for row in connection.execute(covering_partitions(filters))]
@@ -166,7 +166,7 @@ class Inventory:
         )
 
     def status(self) -> InventoryStatus:
-        with self._store.engine.connect() as connection:
+        with self._store.reading() as connection:
             listed = [
                 dict(row._mapping)
                 for row in connection.execute(
@@ -194,11 +194,18 @@ class Inventory:
         )
 
     def analyze(self) -> None:
-        """Refresh the planner's statistics (after a bulk load: SQLite has none until its first ANALYZE)."""
+        """Refresh the planner's statistics after a bulk load (SQLite has none until its first ANALYZE;
+        PostgreSQL's index-only counts need the visibility map VACUUM builds)."""
+        names = [table.name for table in (resources, tags, partitions)]
+        if self._store.backend == "sqlite":
+            with self._store.transaction() as connection:
+                for name in names:
+                    connection.exec_driver_sql(f"ANALYZE {name}")
+            return
         with self._store.engine.connect() as connection:
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            for table in (resources, tags, partitions):
-                connection.exec_driver_sql(f"ANALYZE {table.name}")
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM: no transaction
+            for name in names:
+                connection.exec_driver_sql(f"VACUUM (ANALYZE) {name}")
 
     def _save_partition(
         self,

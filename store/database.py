@@ -82,6 +82,20 @@ class Store:
         except PoolTimeout as exc:
             raise StoreUnavailable(f"no connection to the state database {self.location} came free") from exc
 
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """One read-only transaction: a consistent snapshot across its statements. On SQLite it begins
+        DEFERRED, so it takes no write lock and a long read never makes a writer wait (WAL)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execution_options(read_only=True)
+                with connection.begin():
+                    yield connection
+        except DBAPIError as exc:
+            raise StoreUnavailable(f"the state database {self.location} failed: {first_line(exc.orig)}") from exc
+        except PoolTimeout as exc:
+            raise StoreUnavailable(f"no connection to the state database {self.location} came free") from exc
+
     def insert_new(self, connection: Connection, table: Table, row: Mapping[str, Any]) -> bool:
         """Insert `row` unless its key is already there (INSERT ... ON CONFLICT DO NOTHING): True when this call
         inserted it. Atomic on both backends, so of concurrent callers exactly one gets True."""
@@ -186,4 +200,5 @@ def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = connection.get_execution_options().get("read_only", False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

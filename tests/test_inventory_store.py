@@ -370,3 +370,16 @@ def test_fleet_results_expire_and_are_purged(store, clock):
     with store.engine.connect() as connection:
         assert connection.execute(select(fleet_result_items.c.handle).distinct()).scalars().all() == [kept]
         assert connection.execute(select(inventory_resources.c.arn)).all() == []
+
+
+def test_analyze_leaves_planner_statistics(store, inventory):
+    inventory.upsert(FLEET)
+    inventory.analyze()
+    with store.engine.connect() as connection:
+        if store.backend == "sqlite":
+            analyzed = connection.exec_driver_sql("SELECT count(*) FROM sqlite_stat1").scalar()
+        else:
+            analyzed = connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'inventory_tags' AND last_vacuum IS NOT NULL"
+            ).scalar()
+        assert analyzed

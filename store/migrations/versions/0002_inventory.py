@@ -41,6 +41,7 @@ def upgrade() -> None:
         postgresql_where=sa.text("deleted_at IS NOT NULL"),
     )
     op.create_index("ix_inventory_resources_type_live", "inventory_resources", ["type", "deleted_at", "arn"])
+    op.create_index("ix_inventory_resources_type_count", "inventory_resources", ["type", "deleted_at"])
     op.create_index(
         "ix_inventory_resources_partition",
         "inventory_resources",
@@ -95,6 +96,7 @@ def downgrade() -> None:
     op.drop_table("inventory_partitions")
     op.drop_index("ix_inventory_tags_key_value", table_name="inventory_tags")
     op.drop_table("inventory_tags")
+    op.drop_index("ix_inventory_resources_type_count", table_name="inventory_resources")
     op.drop_index("ix_inventory_resources_type_live", table_name="inventory_resources")
     op.drop_index("ix_inventory_resources_partition", table_name="inventory_resources")
     op.drop_index("ix_inventory_resources_deleted_at", table_name="inventory_resources")
