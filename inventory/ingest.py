@@ -57,7 +57,8 @@ def to_json(value: Any) -> str:
 def prepare(resource: Resource) -> Prepared:
     properties = to_json(resource.properties)
     name = "\x01" if resource.name is None else resource.name
-    return Prepared(resource, properties, _hash(to_json(resource.tags)), _hash(f"{name}\0{properties}"))
+    tags_text = "\0".join(f"{key}\1{value}" for key, value in sorted(resource.tags.items()))  # no \0 in tags
+    return Prepared(resource, properties, _hash(tags_text), _hash(f"{name}\0{properties}"))
 
 
 def chunks(resources_: Iterable[Resource], size: int = CHUNK) -> Iterator[list[Prepared]]:
