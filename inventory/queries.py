@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, FromClause, Select, and_, func, select, true
 
 from inventory.models import GLOBAL_REGION, TAGGED_TYPE
 from store.tables import inventory_partitions as partitions
@@ -98,8 +98,7 @@ def resource_conditions(filters: Filters) -> list[ColumnElement[bool]]:
     if filters.name_contains:
         conditions.append(resources.c.name.icontains(filters.name_contains, autoescape=True))
     if filters.changed_since is not None:
-        since = filters.changed_since
-        conditions.append(or_(resources.c.changed_at >= since, resources.c.deleted_at >= since))
+        conditions.append(resources.c.changed_at >= filters.changed_since)  # a tombstone's changed_at = deleted_at
     return conditions
 
 

@@ -69,7 +69,7 @@ class FleetResults:
         not expired."""
         if offset < 0 or not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"offset must be 0 or more and limit between 1 and {MAX_LIMIT}")
-        with self._store.engine.connect() as connection:
+        with self._store.reading() as connection:
             found = connection.execute(
                 select(fleet_results.c.summary, fleet_results.c.item_count).where(
                     fleet_results.c.handle == handle,

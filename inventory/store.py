@@ -25,6 +25,9 @@ from store.tables import inventory_tags as tags
 
 TOMBSTONE_DAYS = 7
 MAX_LIMIT = 1000
+CHUNKS_PER_TRANSACTION = 10
+"""10,000 rows per commit: a commit (an fsync) per chunk cost more than the writes; much longer would hold
+SQLite's one write lock long enough to make a confirmation wait."""
 ERROR_CHARS = 2000
 """A listing's error is kept this long at most (botocore messages, never credentials)."""
 
@@ -50,20 +53,22 @@ class Inventory:
         now = self._clock()
         counts = Counts()
         seen: set[str] = set()
-        for chunk in chunks(resources_):
-            with self._store.transaction() as connection:
-                written = write_chunk(connection, chunk, now, (region, type))
-            counts.added += written.added
-            counts.updated += written.updated
-            counts.unchanged += written.unchanged
-            seen.update(prepared.resource.arn for prepared in chunk)
+        pending = chunks(resources_)
+        while batch := list(islice(pending, CHUNKS_PER_TRANSACTION)):
+            with self._store.transaction(durable=False) as connection:
+                for chunk in batch:
+                    written = write_chunk(connection, chunk, now, (region, type))
+                    counts.added += written.added
+                    counts.updated += written.updated
+                    counts.unchanged += written.unchanged
+                    seen.update(prepared.resource.arn for prepared in chunk)
         in_partition = and_(
             resources.c.account == account,
             resources.c.partition_region == region,
             resources.c.partition_type == type,
             resources.c.deleted_at.is_(None),
         )
-        with self._store.transaction() as connection:
+        with self._store.transaction(durable=False) as connection:
             deleted = 0
             if complete:
                 live = connection.execute(select(resources.c.arn).where(in_partition)).scalars()
@@ -78,30 +83,32 @@ class Inventory:
         """Write-through after one of the server's own writes: rows keep the partition that lists them (a new
         one gets its own region and type until a listing claims it)."""
         now = self._clock()
-        for chunk in chunks(resources_):
-            with self._store.transaction() as connection:
-                write_chunk(connection, chunk, now, None)
+        pending = chunks(resources_)
+        while batch := list(islice(pending, CHUNKS_PER_TRANSACTION)):
+            with self._store.transaction(durable=False) as connection:
+                for chunk in batch:
+                    write_chunk(connection, chunk, now, None)
 
     def mark_deleted(self, arns: Iterable[str]) -> None:
         """Write-through after one of the server's own deletions: tombstones, as a complete listing would."""
         now = self._clock()
         pending = iter(dict.fromkeys(arns))
         while batch := list(islice(pending, CHUNK)):
-            with self._store.transaction() as connection:
+            with self._store.transaction(durable=False) as connection:
                 tombstone(connection, batch, now)
 
     def purge_tombstones(self, older_than_seconds: float = TOMBSTONE_DAYS * 86400) -> int:
         """Forget rows deleted longer ago than that; returns how many."""
         cutoff = self._clock() - older_than_seconds
         old = select(resources.c.arn).where(resources.c.deleted_at < cutoff)
-        with self._store.transaction() as connection:
+        with self._store.transaction(durable=False) as connection:
             connection.execute(delete(tags).where(tags.c.arn.in_(old)))
             return connection.execute(delete(resources).where(resources.c.deleted_at < cutoff)).rowcount
 
     def mark_stale(self, older_than_seconds: float) -> int:
         """Mark ok partitions whose last success is older than that as stale; returns how many."""
         cutoff = self._clock() - older_than_seconds
-        with self._store.transaction() as connection:
+        with self._store.transaction(durable=False) as connection:
             return connection.execute(
                 update(partitions)
                 .where(partitions.c.status == "ok", partitions.c.last_success < cutoff)
@@ -122,7 +129,7 @@ class Inventory:
         cursor: str | None = None,
     ) -> InventoryPage:
         """One page of resources in arn order. Every tag must match (a None value: the key with any value).
-        `changed_since`: rows changed or deleted since then, tombstones included; otherwise tombstones only
+        `changed_since`: rows changed, revived or deleted since then, tombstones included; otherwise tombstones only
         with `include_deleted`. `total` counts every match; `next_cursor` resumes after this page, however
         many rows are written meanwhile. ValueError for a cursor this query did not hand out."""
         if not 1 <= limit <= MAX_LIMIT:
@@ -139,7 +146,7 @@ class Inventory:
         fingerprint = cursors.fingerprint(filters.as_dict())
         after = None if cursor is None else cursors.decode(cursor, fingerprint)
         query = plan(filters)
-        with self._store.engine.connect() as connection:
+        with self._store.reading() as connection:
             rows = [dict(row._mapping) for row in connection.execute(page_statement(query, after, limit + 1))]
             total = connection.execute(count_statement(query)).scalar_one()
             covering = [dict(row._mapping) for row in connection.execute(covering_partitions(filters))]
@@ -159,7 +166,7 @@ class Inventory:
         )
 
     def status(self) -> InventoryStatus:
-        with self._store.engine.connect() as connection:
+        with self._store.reading() as connection:
             listed = [
                 dict(row._mapping)
                 for row in connection.execute(
@@ -187,11 +194,18 @@ class Inventory:
         )
 
     def analyze(self) -> None:
-        """Refresh the planner's statistics (after a bulk load: SQLite has none until its first ANALYZE)."""
+        """Refresh the planner's statistics after a bulk load (SQLite has none until its first ANALYZE;
+        PostgreSQL's index-only counts need the visibility map VACUUM builds)."""
+        names = [table.name for table in (resources, tags, partitions)]
+        if self._store.backend == "sqlite":
+            with self._store.transaction() as connection:
+                for name in names:
+                    connection.exec_driver_sql(f"ANALYZE {name}")
+            return
         with self._store.engine.connect() as connection:
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            for table in (resources, tags, partitions):
-                connection.exec_driver_sql(f"ANALYZE {table.name}")
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM: no transaction
+            for name in names:
+                connection.exec_driver_sql(f"VACUUM (ANALYZE) {name}")
 
     def _save_partition(
         self,

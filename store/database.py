@@ -52,11 +52,45 @@ class Store:
         return safe_url(self.engine.url)
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """One transaction, committed on success; database failures come out as `StoreUnavailable`."""
+    def transaction(self, durable: bool = True) -> Iterator[Connection]:
+        """One transaction, committed on success; database failures come out as `StoreUnavailable`.
+
+        `durable=False` is for state that can be rebuilt (the inventory, listed again from AWS): its commit
+        does not wait for the disk (SQLite synchronous=NORMAL, PostgreSQL synchronous_commit off), so a power
+        loss may roll back its last commits, never corrupt them. A commit waits ~20-70 ms for an fsync on
+        ordinary disks: more than the writes of a thousand resources."""
         try:
-            with self.engine.begin() as connection:
-                yield connection
+            with self.engine.connect() as connection:
+                if durable:
+                    with connection.begin():
+                        yield connection
+                elif self.backend == "sqlite":
+                    driver = connection.connection.dbapi_connection
+                    assert driver is not None
+                    driver.execute("PRAGMA synchronous = NORMAL")  # outside a transaction: the driver opens none
+                    try:
+                        with connection.begin():
+                            yield connection
+                    finally:
+                        driver.execute("PRAGMA synchronous = FULL")
+                else:
+                    with connection.begin():
+                        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                        yield connection
+        except DBAPIError as exc:
+            raise StoreUnavailable(f"the state database {self.location} failed: {first_line(exc.orig)}") from exc
+        except PoolTimeout as exc:
+            raise StoreUnavailable(f"no connection to the state database {self.location} came free") from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """One read-only transaction: a consistent snapshot across its statements. On SQLite it begins
+        DEFERRED, so it takes no write lock and a long read never makes a writer wait (WAL)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execution_options(read_only=True)
+                with connection.begin():
+                    yield connection
         except DBAPIError as exc:
             raise StoreUnavailable(f"the state database {self.location} failed: {first_line(exc.orig)}") from exc
         except PoolTimeout as exc:
@@ -166,4 +200,5 @@ def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = connection.get_execution_options().get("read_only", False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -1,7 +1,7 @@
 """The schema, as the code reads and writes it. A change here needs a migration in `migrations/versions/`;
 tests/test_store.py checks that the migrations build exactly these tables, on SQLite and PostgreSQL."""
 
-from sqlalchemy import BigInteger, Boolean, Column, Double, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Double, Index, Integer, MetaData, String, Table, Text, text
 
 METADATA = MetaData(
     naming_convention={
@@ -35,9 +35,16 @@ inventory_resources = Table(
     Column("partition_type", String(128), nullable=False),
     Column("first_seen", Double, nullable=False),
     Column("last_seen", Double, nullable=False),
-    Column("changed_at", Double, nullable=False, index=True),  # name, tags or properties changed, or it came back
-    Column("deleted_at", Double, index=True),  # a tombstone: gone from a complete listing, or deleted by a tool
-    Index("ix_inventory_resources_type_live", "type", "deleted_at", "arn"),
+    Column("changed_at", Double, nullable=False, index=True),  # name, tags or properties changed, deleted, revived
+    Column("deleted_at", Double),  # a tombstone: gone from a complete listing, or deleted by a tool
+    Index("ix_inventory_resources_type_live", "type", "deleted_at", "arn"),  # a type's pages, in arn order
+    Index("ix_inventory_resources_type_count", "type", "deleted_at"),  # its count: a quarter of the bytes to read
+    Index(  # tombstones only: a few rows, where a full index would cost every insert
+        "ix_inventory_resources_deleted_at",
+        "deleted_at",
+        sqlite_where=text("deleted_at IS NOT NULL"),
+        postgresql_where=text("deleted_at IS NOT NULL"),
+    ),
     Index("ix_inventory_resources_partition", "account", "partition_region", "partition_type", "deleted_at"),
 )
 
@@ -49,6 +56,7 @@ inventory_tags = Table(
     Column("value", String(256), nullable=False),
     Column("live", Boolean, nullable=False),  # its resource's deleted_at IS NULL, copied: counts need no join
     Index("ix_inventory_tags_key_value", "key", "value", "live", "arn"),
+    sqlite_with_rowid=False,  # the primary key is the table: one b-tree fewer per tag written
 )
 
 inventory_partitions = Table(

@@ -247,3 +247,14 @@ def test_a_database_url_is_logged_without_its_passwords():
     url = make_url("postgresql+psycopg://ops:first-pw@db:5432/state?password=second-pw&sslmode=require")
     shown = safe_url(url)
     assert "first-pw" not in shown and "second-pw" not in shown and "sslmode=require" in shown
+
+
+def test_a_non_durable_transaction_commits_and_leaves_the_connection_durable(store):
+    with store.transaction(durable=False) as connection:
+        connection.execute(spent_confirmations.insert().values(nonce="rebuildable", expires_at=1))
+    with store.engine.connect() as connection:
+        assert connection.execute(select(spent_confirmations.c.nonce)).scalars().all() == ["rebuildable"]
+        if store.backend == "sqlite":  # the pool hands the same connection back: FULL (2) again
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+        else:
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"

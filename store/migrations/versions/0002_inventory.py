@@ -33,8 +33,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("arn", name="pk_inventory_resources"),
     )
     op.create_index("ix_inventory_resources_changed_at", "inventory_resources", ["changed_at"])
-    op.create_index("ix_inventory_resources_deleted_at", "inventory_resources", ["deleted_at"])
+    op.create_index(
+        "ix_inventory_resources_deleted_at",
+        "inventory_resources",
+        ["deleted_at"],
+        sqlite_where=sa.text("deleted_at IS NOT NULL"),
+        postgresql_where=sa.text("deleted_at IS NOT NULL"),
+    )
     op.create_index("ix_inventory_resources_type_live", "inventory_resources", ["type", "deleted_at", "arn"])
+    op.create_index("ix_inventory_resources_type_count", "inventory_resources", ["type", "deleted_at"])
     op.create_index(
         "ix_inventory_resources_partition",
         "inventory_resources",
@@ -47,6 +54,7 @@ def upgrade() -> None:
         sa.Column("value", sa.String(256), nullable=False),
         sa.Column("live", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("arn", "key", name="pk_inventory_tags"),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_inventory_tags_key_value", "inventory_tags", ["key", "value", "live", "arn"])
     op.create_table(
@@ -88,6 +96,7 @@ def downgrade() -> None:
     op.drop_table("inventory_partitions")
     op.drop_index("ix_inventory_tags_key_value", table_name="inventory_tags")
     op.drop_table("inventory_tags")
+    op.drop_index("ix_inventory_resources_type_count", table_name="inventory_resources")
     op.drop_index("ix_inventory_resources_type_live", table_name="inventory_resources")
     op.drop_index("ix_inventory_resources_partition", table_name="inventory_resources")
     op.drop_index("ix_inventory_resources_deleted_at", table_name="inventory_resources")
