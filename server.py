@@ -24,8 +24,7 @@ from core.clients import AwsClients
 from core.executor import AwsExecutor
 from core.files import LocalFiles
 from core.invocation import SessionEnvironments
-from fleet.inventory_tools import InventoryTools
-from fleet.tools import FleetTools
+from fleet.provider import Fleet
 from generic.tools import GenericTools
 from guard.audit import AuditLog
 from guard.confirm import ConfirmationTokens
@@ -70,7 +69,7 @@ def instructions(files: LocalFiles) -> str:
     return f"{INSTRUCTIONS} {local}"
 
 
-PROVIDERS: tuple[type, ...] = (*MANAGERS, GenericTools, FleetTools, InventoryTools)
+PROVIDERS: tuple[type, ...] = (*MANAGERS, GenericTools, Fleet)
 """Every class that declares tools, in the order tools/list shows them."""
 UNSERVED_METHODS = ("prompts/list", "prompts/get", "resources/list", "resources/templates/list", "resources/read")
 """Handlers the SDK installs whether or not there is anything behind them; while they are installed the server

@@ -19,13 +19,10 @@ from catalog.classify import OpClass
 from core.calls import AwsCall, ResolvedTarget
 from core.errors import InvalidInput, NotARead
 from core.invocation import activate, current, deactivate
-from fleet.fanout import Buckets, FanOut, TargetError
-from fleet.matrix import Matrix
-from fleet.organization import Organization
-from fleet.plan import Planner
+from fleet.base import FleetBase, progress_reporter
+from fleet.fanout import TargetError
 from fleet.query import Cell, classify_failure, elapsed_ms
 from fleet.selectors import ACCOUNTS_DESCRIPTION, REGIONS_DESCRIPTION, AccountsSpec, RegionsSpec, region_patterns
-from fleet.tools import _progress
 from inventory.collectors import COLLECTORS, CollectContext, Collector, Truncated
 from inventory.models import GLOBAL_REGION as GLOBAL_PARTITION
 from inventory.store import Inventory
@@ -69,22 +66,12 @@ class InventoryOverview(BaseModel):
     types: list[str]
 
 
-class InventoryTools:
+class InventoryTools(FleetBase):
     """refresh_inventory, query_inventory, inventory_status (tool set "fleet")."""
 
-    toolset = "fleet"
-
     def __init__(self, runtime: Runtime) -> None:
-        self.settings = runtime.settings
-        self.executor = runtime.fleet_executor
-        self.clients = runtime.clients
-        self.guard = runtime.guard
+        super().__init__(runtime)
         self.inventory = Inventory(runtime.store)
-        self.planner = Planner(runtime.settings, runtime.clients, Organization())
-        self.matrix = Matrix(self.executor, runtime.clients)
-        self.fanout = FanOut(
-            Buckets(runtime.settings.fleet_rate_per_second), runtime.settings.fleet_target_timeout_seconds
-        )
 
     @tool("Refresh the resource inventory", calls=ANY_READ, idempotent=True)
     async def refresh_inventory(
@@ -115,7 +102,7 @@ class InventoryTools:
             key=lambda job: (job[0].account, job[0].region, job[1].service),
             concurrency=concurrency,
             classify=lambda job, error: classify_failure(job[0], error),
-            on_progress=_progress(invocation),
+            on_progress=progress_reporter(invocation),
         )
         failures: list[RefreshFailure] = []
         counts: dict[str, int] = {}
@@ -137,7 +124,7 @@ class InventoryTools:
             counts[error.kind] = counts.get(error.kind, 0) + 1
             region = GLOBAL_PARTITION if collector.scope == "global" else cell.region
             failures.append(RefreshFailure(account=cell.account, region=region, type=collector.type, **error.__dict__))
-            if not truncated_error(error):
+            if error.kind != "output_truncated":  # a listing cut at the cap was recorded as failed already
                 failed.append((cell.account, region, collector.type, f"{error.code}: {error.message}"))
         if failed:
             await self.executor.run_blocking(self._record_failures, failed)
@@ -256,7 +243,3 @@ class InventoryTools:
     def _record_failures(self, failed: list[tuple[str, str, str, str]]) -> None:
         for account, region, type_, error in failed:
             self.inventory.record_partition(account, region, type_, [], complete=False, error=error)
-
-
-def truncated_error(error: TargetError) -> bool:
-    return error.kind == "output_truncated"

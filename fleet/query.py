@@ -27,17 +27,6 @@ from fleet.regions import DEFAULT_ENABLED
 from generic.api import GenericApi, Pagination
 from guard.guard import Guard
 
-KINDS = (
-    "access_denied",
-    "policy_denied",
-    "throttled",
-    "region_not_enabled",
-    "timeout",
-    "credential_error",
-    "output_truncated",
-    "error",
-)
-
 
 class TargetResult(BaseModel):
     account: str

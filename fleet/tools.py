@@ -1,6 +1,5 @@
 """The fleet tools: `fleet_query` (one read over accounts × regions) and `fleet_results` (page a stored result)."""
 
-import contextlib
 import time
 from typing import Annotated, Any
 
@@ -12,10 +11,7 @@ from core.calls import AwsCall, ResolvedTarget
 from core.errors import InvalidInput, NotARead, NotFound
 from core.invocation import Invocation, current
 from core.payload import prepare
-from fleet.fanout import Buckets, FanOut
-from fleet.matrix import Matrix
-from fleet.organization import Organization
-from fleet.plan import Planner
+from fleet.base import FleetBase, progress_reporter
 from fleet.query import (
     Cell,
     FleetQueryResult,
@@ -48,23 +44,12 @@ class FleetResultsPage(BaseModel):
     next_offset: int | None = None
 
 
-class FleetTools:
+class FleetTools(FleetBase):
     """fleet_query and fleet_results (tool set "fleet")."""
 
-    toolset = "fleet"
-
     def __init__(self, runtime: Runtime) -> None:
-        settings = runtime.settings
-        self.settings = settings
-        self.runtime = runtime
-        self.executor = runtime.fleet_executor
-        self.clients = runtime.clients
-        self.guard = runtime.guard
-        self.api = GenericApi(runtime.fleet_executor, runtime.guard, runtime.files, settings.max_output_bytes)
-        self.organization = Organization()
-        self.planner = Planner(settings, runtime.clients, self.organization)
-        self.matrix = Matrix(self.executor, runtime.clients)
-        self.fanout = FanOut(Buckets(settings.fleet_rate_per_second), settings.fleet_target_timeout_seconds)
+        super().__init__(runtime)
+        self.api = GenericApi(self.executor, self.guard, runtime.files, self.settings.max_output_bytes)
         self.results = FleetResults(runtime.store)
 
     @tool("Query the fleet", calls=ANY_READ, idempotent=True)
@@ -122,7 +107,13 @@ class FleetTools:
             operation in paginator_config(service),
         )
         results = await run_matrix(
-            cells, reader, self.fanout, concurrency, compiled, self.settings.fleet_max_items, _progress(invocation)
+            cells,
+            reader,
+            self.fanout,
+            concurrency,
+            compiled,
+            self.settings.fleet_max_items,
+            progress_reporter(invocation),
         )
         denied = {rule: n for rule, n in reader.decisions.items() if rule != "allow"}
         summary.update(aws_calls=reader.calls, denied=denied)
@@ -221,15 +212,3 @@ class FleetTools:
                 ),
             }
         )
-
-
-def _progress(invocation: Invocation):  # type: ignore[no-untyped-def]
-    ctx = invocation.context
-    if ctx is None:
-        return None
-
-    async def report(done: int, total: int) -> None:
-        with contextlib.suppress(Exception):  # a client gone away does not fail the query
-            await ctx.report_progress(done, total, f"{done}/{total} targets")
-
-    return report
