@@ -45,6 +45,7 @@ COPY observability/ observability/
 COPY web/ web/
 COPY store/ store/
 COPY fleet/ fleet/
+COPY integrations/ integrations/
 COPY inventory/ inventory/
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

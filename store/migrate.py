@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 
 log = logging.getLogger("aws_ops_mcp.store")
 
-HEAD = "0002"
+HEAD = "0003"
 """The latest revision in migrations/versions/ (tests/test_store.py keeps the two equal)."""
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
 VERSION_TABLE = "aws_ops_mcp_schema_version"

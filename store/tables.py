@@ -90,3 +90,65 @@ fleet_result_items = Table(
     Column("position", Integer, primary_key=True, autoincrement=False),
     Column("item", Text, nullable=False),  # JSON
 )
+
+# Integrations (integrations/): where the audit stream's events go, and the outbox that delivers them.
+integrations = Table(
+    "integrations",
+    METADATA,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("type", String(32), nullable=False),
+    Column("state", String(16), nullable=False),  # CONFIGURING, TESTING, ACTIVE, ERROR, INACTIVE, DEPRECATED
+    Column("state_reason", Text),
+    Column("enabled", Boolean, nullable=False),
+    Column("definition", Text, nullable=False),  # JSON: the integration as created or replaced, secrets left out
+    Column("secrets", Text, nullable=False),  # JSON: webhook signing secrets and auth credentials; never shown
+    Column("revision", Integer, nullable=False),  # bumped on every change: the API's ETag
+    Column("failures", Integer, nullable=False),  # consecutive failed deliveries or health checks
+    Column("successes", Integer, nullable=False),  # consecutive good ones
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Column("next_check_at", Double),  # the next health check; NULL: none configured
+    Column("check_claimed_until", Double),  # the replica running the check holds it until then
+)
+
+integration_events = Table(
+    "integration_events",  # what the audit stream said, redacted: written with its deliveries in one transaction
+    METADATA,
+    Column("id", String(32), primary_key=True),  # the webhook-id: stable across retries and replays
+    Column("type", String(64), nullable=False),
+    Column("created_at", Double, nullable=False, index=True),
+    Column("payload", Text, nullable=False),  # JSON
+)
+
+integration_deliveries = Table(
+    "integration_deliveries",  # one event to one integration: the outbox
+    METADATA,
+    Column("id", String(32), primary_key=True),
+    Column("integration_id", String(32), nullable=False),
+    Column("event_id", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # pending, delivered, dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Double, nullable=False),
+    Column("claimed_until", Double),  # a worker's claim; an expired claim (a killed replica) is taken over
+    Column("claimed_by", String(64)),
+    Column("last_status", Integer),  # the receiver's last HTTP status, if any
+    Column("last_error", Text),
+    Column("created_at", Double, nullable=False),
+    Column("delivered_at", Double),
+    Index("ix_integration_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_integration_deliveries_integration", "integration_id", "created_at"),
+)
+
+integration_health = Table(
+    "integration_health",  # health check results, the latest few per integration
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("integration_id", String(32), nullable=False),
+    Column("checked_at", Double, nullable=False),
+    Column("healthy", Boolean, nullable=False),
+    Column("status", Integer),
+    Column("latency_ms", Double),
+    Column("error", Text),
+    Index("ix_integration_health_integration", "integration_id", "checked_at"),
+)
