@@ -350,8 +350,12 @@ class Settings(BaseModel):
         return Path(base).expanduser() / "aws-ops-mcp"
 
     def account(self, name: str) -> AccountAlias | None:
-        """Aliases are case-insensitive, and `-` matches the `_` of the variable name."""
-        return self.accounts.get(name.strip().lower().replace("-", "_"))
+        return self.accounts.get(alias_key(name))
+
+
+def alias_key(name: str) -> str:
+    """How an alias is looked up: case-insensitive, and `-` matches the `_` of the variable name."""
+    return name.strip().lower().replace("-", "_")
 
 
 def account_fields(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:

@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from catalog.classify import OpClass
 from catalog.names import UnknownServiceError, resolve_service
-from config import ROLES
+from config import ROLES, alias_key
 from guard.patterns import Regex, check_destructive_pattern, check_rule, compile_regex
 
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "policy.yaml"
@@ -104,9 +104,9 @@ class PolicyDocument(Scope):
     @field_validator("accounts", mode="before")
     @classmethod
     def _section_names(cls, accounts: object) -> object:
-        """Aliases case-insensitive (`-` as `_`); an unquoted 12-digit id parses as a number: it is a name too."""
+        """Aliases as config.alias_key spells them; an unquoted 12-digit id parses as a number: it is a name too."""
         if isinstance(accounts, dict):
-            return {str(name).strip().lower().replace("-", "_"): scope for name, scope in accounts.items()}
+            return {alias_key(str(name)): scope for name, scope in accounts.items()}
         return accounts
 
 
