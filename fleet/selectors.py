@@ -5,6 +5,7 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from config import known_regions
 
@@ -60,7 +61,7 @@ def organization_selector(spec: dict[str, Any]) -> OrganizationSelector:
         raise ValueError(f"accounts: {'; '.join(map(_reason, problem.errors()))}") from None
 
 
-def _reason(error: Any) -> str:
+def _reason(error: ErrorDetails) -> str:
     """One validation problem in the caller's terms: where (none for the selector as a whole) and what."""
     where = ".".join(map(str, error["loc"]))
     if error["type"] == "extra_forbidden":
