@@ -79,7 +79,7 @@ class AwsClients:
         )
         self._clients: OrderedDict[tuple[str, str | None, str, str], BaseClient] = OrderedDict()
         self._config = Config(
-            retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
+            retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
             max_pool_connections=settings.max_workers,

@@ -14,7 +14,7 @@ from core.clients import AwsClients
 from core.errors import InvalidInput
 from core.invocation import Invocation
 from fleet.organization import MemberAccount, Organization
-from fleet.selectors import ACCOUNT_ID, AccountsSpec, OrganizationSelector, organization_selector
+from fleet.selectors import ACCOUNT_ID, AccountsSpec, OrganizationSelector, account_names, organization_selector
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,10 @@ class Planner:
             except ValueError as problem:
                 raise InvalidInput(str(problem), hint='e.g. {"organization": true, "exclude": ["sandbox"]}') from None
             return self._organization(selector, invocation)
-        names = sorted(self.settings.accounts) if spec == "all" else list(dict.fromkeys(spec))
+        try:
+            names = sorted(self.settings.accounts) if spec == "all" else account_names(spec)
+        except ValueError as problem:
+            raise InvalidInput(str(problem), hint='aliases or 12-digit ids; for many, {"organization": true}') from None
         if not names:
             raise InvalidInput(
                 'accounts is empty: "all" found no configured alias' if spec == "all" else "accounts is empty",

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import jmespath.exceptions
 import jmespath.parser
 from botocore.model import OperationModel
 from pydantic import BaseModel, Field
@@ -152,7 +153,13 @@ def _result(
     assert attempt is not None and attempt.value is not None
     data, truncated = attempt.value
     if query is not None:
-        data = query.search(data)
+        try:
+            data = query.search(data)
+        except jmespath.exceptions.JMESPathError as error:
+            message = f"query failed on this target's data: {_query_problem(error)}"
+            return TargetResult(
+                **base, status="error", kind="error", code="invalid_query", message=message, seconds=seconds
+            )
     if truncated:
         message = f"more than {cap} items: the first {cap} are here (AWS_MCP_FLEET_MAX_ITEMS_PER_TARGET)"
         return TargetResult(
@@ -165,6 +172,14 @@ def _result(
             seconds=seconds,
         )
     return TargetResult(**base, status="ok", data=data, seconds=seconds)
+
+
+def _query_problem(error: jmespath.exceptions.JMESPathError) -> str:
+    """What went wrong, without the value it went wrong on (a type error's message holds all of it)."""
+    if isinstance(error, jmespath.exceptions.JMESPathTypeError):
+        expected = " or ".join(error.expected_types)
+        return f"{error.function_name}() expects {expected}, got {error.actual_type}"
+    return str(error)
 
 
 def counts(results: list[TargetResult]) -> dict[str, int]:

@@ -73,7 +73,7 @@ class FleetTools(FleetBase):
             patterns = region_patterns(regions)
         except ValueError as problem:
             raise InvalidInput(f"regions: {problem}") from None
-        compiled = compile_query(query)
+        compiled = compile_query(query, "query")
         invocation = current()
         params = await self.executor.run_blocking(self._prepared, model, payload or {})
         op_class = self.guard.classify(AwsCall(ResolvedTarget(region=GLOBAL_REGION), service, operation, params))
@@ -96,7 +96,8 @@ class FleetTools(FleetBase):
         invocation.extra = {"operation": f"{service}:{operation}", "class": op_class.value, "fleet": summary}
         if dry_run:
             results = [self._planned(cell) for cell in cells]
-            return self._answer(service, operation, results, started, invocation, summary, 0, dry_run=True)
+            planned = self._answer(service, operation, results, started, invocation, summary, 0, dry_run=True)
+            return await self._store_if_large(planned, invocation)
         reader = TargetReader(
             self.executor,
             self.guard,

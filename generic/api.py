@@ -36,6 +36,7 @@ from guard.guard import Guard
 DEFAULT_MAX_ITEMS = 100
 MAX_ITEMS_LIMIT = 10_000
 SUMMARY_LIMIT = 300
+QUERY_PROBLEM_LIMIT = 500
 
 
 class ApiOptions(BaseModel):
@@ -96,15 +97,21 @@ def resolve_names(service: str, operation: str) -> tuple[str, str]:
         raise UnknownOperation(str(error)) from None
 
 
-def compile_query(query: str | None) -> jmespath.parser.ParsedResult | None:
+def compile_query(query: str | None, parameter: str = "options.query") -> jmespath.parser.ParsedResult | None:
+    """`parameter`: the query's name in the tool's arguments, for the error."""
     if not query:
         return None
     try:
         return jmespath.compile(query)
     except jmespath.exceptions.JMESPathError as error:
-        raise InvalidInput(
-            f"options.query is not valid JMESPath: {error}", hint="e.g. Reservations[].Instances[].InstanceId"
-        ) from None
+        problem = str(error)
+    except RecursionError:
+        problem = "it nests too deeply"
+    if len(problem) > QUERY_PROBLEM_LIMIT:
+        problem = problem[: QUERY_PROBLEM_LIMIT - 1] + "…"
+    raise InvalidInput(
+        f"{parameter} is not valid JMESPath: {problem}", hint="e.g. Reservations[].Instances[].InstanceId"
+    )
 
 
 def describe_call(service: str, operation: str, params: dict[str, Any]) -> str:

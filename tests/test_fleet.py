@@ -2,18 +2,28 @@
 AssumeRole, selectors, region globs, per-target errors, throttling, progress, cancellation, paging, one audit
 record per query."""
 
+import json
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
 import boto3
 import pytest
 
-from sandbox import DEFAULT_ACCOUNT, PROD_ACCOUNT, STAGING_ACCOUNT, assume
+from fleet.fanout import THROTTLE_RETRIES
+from sandbox import DEFAULT_ACCOUNT, PROD_ACCOUNT, STAGING_ACCOUNT, assume, free_port
 from tests.aws_proxy import misbehaving_aws
 from tests.conftest import ACCESS_KEY, SECRET_KEY, connect, serve
-from tests.helpers import audit_records, fails, ok
+from tests.helpers import audit_records, error_of, fails, ok
+from tests.issuers import bearer, hs256, hs256_settings
+from tests.repo import ROOT
+from tests.test_logs import environment as log_environment
 
 pytestmark = pytest.mark.anyio
 
@@ -76,7 +86,7 @@ def by_target(answer: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 async def test_one_read_reaches_every_member_account_and_region_of_the_organization(
-    organization, fleet_settings, audit_file
+    organization, fleet_settings, audit_file, database_url
 ):
     prod = organization.unit("prod")
     payments = organization.unit("payments", parent=prod)
@@ -87,7 +97,7 @@ async def test_one_read_reaches_every_member_account_and_region_of_the_organizat
         (first, "us-east-1"): organization.instance(first, "us-east-1"),
         (second, "eu-west-1"): organization.instance(second, "eu-west-1"),
     }
-    with serve(fleet_settings()) as running:
+    with serve(fleet_settings(AWS_MCP_DATABASE_URL=database_url)) as running:
         async with connect(running.url) as client:
             answer = await ok(
                 client,
@@ -231,7 +241,9 @@ async def test_throttling_on_one_target_backs_off_then_fails_that_target_alone(
     assert results[(member, "eu-west-1")]["kind"] == "throttled"
     assert results[(member, "eu-west-1")]["code"] == "RequestLimitExceeded"
     assert answer["counts"] == {"ok": 3, "throttled": 1}
-    assert throttled_requests >= 4  # the first try and three backed-off retries
+    # AWS_MCP_MAX_ATTEMPTS=1 (fleet_settings): one botocore attempt per fleet try, so exactly the first try and the
+    # backed-off retries reach AWS. With AWS_MCP_MAX_ATTEMPTS=n each fleet try is n botocore attempts.
+    assert throttled_requests == 1 + THROTTLE_RETRIES
 
 
 async def test_progress_is_reported_and_cancellation_stops_new_calls(organization, fleet_settings, moto_endpoint):
@@ -283,14 +295,16 @@ async def test_progress_is_reported_and_cancellation_stops_new_calls(organizatio
 
 
 async def test_paginated_reads_page_to_the_cap_and_large_answers_are_stored_for_paging(
-    organization, fleet_settings, aws
+    organization, fleet_settings, aws, database_url
 ):
     ec2 = aws().client("ec2")
     image = ec2.describe_images()["Images"][0]["ImageId"]
     for _ in range(4):
         ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)
     members = [organization.account(f"m{n}") for n in range(6)]
-    settings = fleet_settings(AWS_MCP_FLEET_MAX_ITEMS_PER_TARGET="3", AWS_MCP_MAX_OUTPUT_BYTES="4000")
+    settings = fleet_settings(
+        AWS_MCP_FLEET_MAX_ITEMS_PER_TARGET="3", AWS_MCP_MAX_OUTPUT_BYTES="4000", AWS_MCP_DATABASE_URL=database_url
+    )
     with serve(settings) as running:
         async with connect(running.url) as client:
             capped = await ok(
@@ -356,3 +370,245 @@ async def test_selectors_that_cannot_work_are_clear_errors(fleet_settings, make_
     assert unreachable["results"][0]["kind"] == "credential_error"
     assert "AWS_MCP_ORG_ROLE_NAME" in unreachable["results"][0]["message"]
     assert missing["code"] == "not_found"
+
+
+async def test_a_stored_result_is_its_callers_alone(make_settings, database_url):
+    settings = make_settings(
+        **hs256_settings(AWS_MCP_MAX_OUTPUT_BYTES="4000", AWS_MCP_DATABASE_URL=database_url, AWS_MCP_MAX_ATTEMPTS="1")
+    )
+    with serve(settings) as running:
+        async with connect(running.url, headers=bearer(hs256("alice", "operator"))) as alice:
+            large = await ok(
+                alice,
+                "fleet_query",
+                service="ec2",
+                operation="DescribeRegions",
+                query="Regions[].RegionName",
+                accounts=[DEFAULT_ACCOUNT],
+                regions=["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-south-1", "sa-east-1"],
+            )
+            handle = large["handle"]
+            assert handle and large["shown"] < large["targets"]
+            mine = await ok(alice, "fleet_results", handle=handle, offset=large["shown"])
+        async with connect(running.url, headers=bearer(hs256("bob", "admin"))) as bob:
+            theirs = await fails(bob, "fleet_results", handle=handle, offset=large["shown"])
+            from_start = await fails(bob, "fleet_results", handle=handle)
+            never_issued = "A" * len(handle)
+            unknown = await fails(bob, "fleet_results", handle=never_issued)
+    assert mine["results"] and mine["total"] == large["targets"]
+    assert theirs["code"] == from_start["code"] == unknown["code"] == "not_found"
+    # the same answer as for a handle that never existed: nothing tells bob that alice's exists
+    assert theirs["message"].replace(handle, "H") == unknown["message"].replace(never_issued, "H")
+    assert theirs["hint"] == unknown["hint"]
+    assert "alice" not in theirs["message"] and "DescribeRegions" not in theirs["message"]
+
+
+MALFORMED_SELECTORS = [
+    ({"organisation": True}, "organisation: unknown key"),
+    ({"organization": "yes"}, "organization: Input should be a valid boolean"),
+    ({"organization": 1}, "organization: Input should be a valid boolean"),
+    ({"ou": 5}, "ou: Input should be a valid string"),
+    ({"ou": ""}, "ou '' is not an OU id"),
+    ({"ou": "ou-../../etc"}, "is not an OU id"),
+    ({"account_tags": ["env"]}, "account_tags: Input should be a valid dictionary"),
+    ({"account_tags": {}}, "account_tags is empty"),
+    ({"account_tags": {"env": 1}}, "account_tags.env: Input should be a valid string"),
+    ({"organization": True, "exclude": "prod"}, "exclude: Input should be a valid list"),
+    ({"organization": True, "exclude": [1]}, "exclude.0: Input should be a valid string"),
+    ({"organization": True, "ou": "ou-abcd-12345678"}, "organization: true selects every account"),
+    ({"organization": True, "account_tags": {"env": "prod"}}, "organization: true selects every account"),
+    ({}, "name organization: true, an ou, or account_tags"),
+    ({"organization": False}, "name organization: true, an ou, or account_tags"),
+    ({"exclude": ["prod"]}, "name organization: true, an ou, or account_tags"),
+]
+
+
+async def test_a_malformed_organization_selector_is_a_tool_error_naming_what_is_wrong(fleet_settings):
+    with serve(fleet_settings()) as running:
+        async with connect(running.url) as client:
+            errors = [
+                await fails(
+                    client, "fleet_query", service="ec2", operation="DescribeVpcs", accounts=selector, regions="all"
+                )
+                for selector, _ in MALFORMED_SELECTORS
+            ]
+    for (selector, expected), error in zip(MALFORMED_SELECTORS, errors, strict=True):
+        assert error["code"] == "invalid_input", selector
+        assert error["message"].startswith("accounts: ") and expected in error["message"], (selector, error)
+        for dump in ("Value error", "pydantic", "input_value", "validation error", "accounts: accounts"):
+            assert dump not in error["message"], (selector, error)
+
+
+async def test_hostile_inputs_are_clear_errors_within_a_second(fleet_settings):
+    def fleet_query(**overrides: Any) -> dict[str, Any]:
+        arguments = {"service": "ec2", "operation": "DescribeVpcs", "accounts": ["prod"], "regions": ["us-east-1"]}
+        return {**arguments, **overrides}
+
+    cases = [
+        (fleet_query(regions=["eu-.*"]), "invalid_input", "region 'eu-.*' matches no region"),
+        (fleet_query(regions=["^us-east-1$"]), "invalid_input", "matches no region"),
+        (fleet_query(regions=["(a+)+$"]), "invalid_input", "matches no region"),
+        (fleet_query(regions=["*" * 100_000]), "invalid_input", "longer than 64 characters"),
+        (fleet_query(regions=["a*" * 20_000]), "invalid_input", "longer than 64 characters"),
+        (fleet_query(regions=["eu-*"] * 10_000), "invalid_input", "10000 regions or globs: at most 100"),
+        (fleet_query(accounts=[f"{n:012d}" for n in range(10_000)]), "invalid_input", "10000 accounts: at most 1000"),
+        (fleet_query(accounts=[""]), "invalid_input", "accounts: an empty name"),
+        (fleet_query(service="../../etc", operation="passwd"), "unknown_operation", "Unknown AWS service '../../etc'"),
+        (fleet_query(service="ec2/../s3", operation="ListBuckets"), "unknown_operation", "Unknown AWS service"),
+        (fleet_query(operation="../../../etc/passwd"), "unknown_operation", "Unknown operation '../../../etc/passwd'"),
+        (fleet_query(query="Vpcs["), "invalid_input", "query is not valid JMESPath"),
+        (fleet_query(query="(" * 5_000), "invalid_input", "query is not valid JMESPath: it nests too deeply"),
+    ]
+    with serve(fleet_settings()) as running:
+        async with connect(running.url) as client:
+            for arguments, code, expected in cases:
+                started = time.monotonic()
+                error = await fails(client, "fleet_query", **arguments)
+                took = time.monotonic() - started
+                assert (error["code"], took < 1.0) == (code, True), (expected, error, took)
+                assert expected in error["message"], (expected, error)
+                assert "options.query" not in error["message"] and len(error["message"]) < 1_000
+            broken = await ok(client, "fleet_query", **fleet_query(query="abs(Vpcs)"))
+    (result,) = broken["results"]
+    assert (result["status"], result["kind"], result["code"]) == ("error", "error", "invalid_query")
+    assert "abs()" in result["message"] and result["data"] is None
+
+
+async def test_a_dry_run_over_more_targets_than_fit_is_stored_for_paging(fleet_settings):
+    accounts = [f"{n:012d}" for n in range(1, 41)]
+    with serve(fleet_settings(AWS_MCP_MAX_OUTPUT_BYTES="4000")) as running:
+        async with connect(running.url) as client:
+            planned = await ok(
+                client,
+                "fleet_query",
+                service="ec2",
+                operation="DescribeVpcs",
+                accounts=accounts,
+                regions=["us-east-1"],
+                dry_run=True,
+            )
+            rest = await ok(client, "fleet_results", handle=planned["handle"], offset=planned["shown"])
+    assert planned["targets"] == planned["aws_calls"] == 40 and 0 < planned["shown"] < 40
+    assert rest["total"] == 40 and all(r["status"] == "planned" for r in planned["results"] + rest["results"])
+
+
+async def test_one_audit_record_per_fleet_query_with_its_totals_and_no_target_lines(
+    organization, fleet_settings, audit_file
+):
+    members = [organization.account(f"audited{n}") for n in range(2)]
+    with serve(fleet_settings(AWS_MCP_ALLOWED_ROLE_ARNS=f"arn:aws:iam::{members[0]}:role/*")) as running:
+        async with connect(running.url) as client:
+            answer = await ok(
+                client,
+                "fleet_query",
+                service="ec2",
+                operation="DescribeVpcs",
+                accounts=members,
+                regions=["us-east-1", "eu-west-1"],
+            )
+    (record,) = audit_records(audit_file)
+    fleet = record["fleet"]
+    assert record["tool"] == "fleet_query" and record["outcome"] == "ok"
+    assert record["operation"] == "ec2:DescribeVpcs" and record["class"] == "read" and record["duration_ms"] > 0
+    assert fleet["targets"] == answer["targets"] == 4 and fleet["accounts"] == 2
+    assert fleet["regions"] == ["eu-west-1", "us-east-1"]
+    assert fleet["counts"] == answer["counts"] == {"ok": 2, "policy_denied": 2}
+    assert fleet["aws_calls"] == answer["aws_calls"] == 2
+    assert "calls" not in record and record["target"] is None
+    assert not any(member in audit_file.read_text() for member in members)  # counts, never a line per target
+
+
+@contextmanager
+def fleet_server_process(environment: dict[str, str], output: Path) -> Iterator[str]:
+    """`server.py` as a process on a free loopback port, every byte it writes (stdout and stderr) in `output`."""
+    port = free_port()
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "server.py", "--port", str(port)], cwd=ROOT, env=environment, stdout=sink, stderr=sink
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/healthz", timeout=1).close()
+                    break
+                except OSError:
+                    assert process.poll() is None, output.read_text()
+                    assert time.monotonic() < deadline, "the server did not start"
+                    time.sleep(0.1)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+SECRET_VALUE = "fleet-secret-value-that-must-stay-in-aws-4d1e"
+
+
+async def test_no_secret_value_reaches_the_answer_the_audit_or_the_log(
+    organization, moto_endpoint, operation_index_dir, tmp_path
+):
+    member = organization.account("vault")
+    for account in (DEFAULT_ACCOUNT, member):
+        session = organization.session(account)
+        secrets = session.client("secretsmanager", region_name="us-east-1", endpoint_url=moto_endpoint)
+        secrets.create_secret(Name="db", SecretString=f"{SECRET_VALUE}-{account}")
+        ssm = session.client("ssm", region_name="us-east-1", endpoint_url=moto_endpoint)
+        ssm.put_parameter(Name="/db/password", Value=f"{SECRET_VALUE}-{account}", Type="SecureString")
+    environment = log_environment(
+        moto_endpoint,
+        operation_index_dir,
+        AWS_MCP_ORG_ROLE_NAME=ORG_ROLE,
+        AWS_MCP_LOG_FORMAT="json",
+        AWS_MCP_LOG_LEVEL="DEBUG",
+        AWS_MCP_STATE_DIR=str(tmp_path / "state"),
+    )
+    sensitive_reads = [
+        ("secretsmanager", "GetSecretValue", {"SecretId": "db"}),
+        ("secretsmanager", "get-secret-value", {"SecretId": "db"}),
+        ("secretsmanager", "BatchGetSecretValue", {"SecretIdList": ["db"]}),
+        ("ssm", "GetParameter", {"Name": "/db/password", "WithDecryption": True}),
+        ("ssm", "GetParameters", {"Names": ["/db/password"], "WithDecryption": True}),
+        ("ssm", "GetParametersByPath", {"Path": "/db", "WithDecryption": True}),
+    ]
+    output = tmp_path / "server-output.log"
+    answers: list[str] = []
+    with fleet_server_process(environment, output) as url:
+        async with connect(url) as client:
+            for service, operation, payload in sensitive_reads:
+                for dry_run in (False, True):
+                    result = await client.call_tool(
+                        "fleet_query",
+                        {
+                            "service": service,
+                            "operation": operation,
+                            "payload": payload,
+                            "accounts": {"organization": True},
+                            "regions": ["us-east-1"],
+                            "dry_run": dry_run,
+                        },
+                    )
+                    answers.append(result.content[0].text)
+                    refused = error_of(result)
+                    assert refused["code"] == "not_a_read" and "classed sensitive" in refused["message"], refused
+            listed = await ok(
+                client,
+                "fleet_query",
+                service="secretsmanager",
+                operation="ListSecrets",
+                accounts={"organization": True},
+                regions=["us-east-1"],
+            )
+            answers.append(json.dumps(listed))
+    assert listed["counts"] == {"ok": 2}
+    assert {secret["Name"] for r in listed["results"] for secret in r["data"]["SecretList"]} == {"db"}
+    written = output.read_bytes()
+    for secret in (SECRET_VALUE, SECRET_KEY):
+        assert not any(secret in answer for answer in answers)
+        assert secret.encode() not in written, f"{secret[:12]}... reached the server's output"
+    lines = [json.loads(line) for line in written.decode().splitlines() if line.startswith("{")]
+    audits = [line for line in lines if line.get("event") == "audit"]
+    assert [line["tool"] for line in audits] == ["fleet_query"] * (2 * len(sensitive_reads) + 1)
+    assert audits[-1]["fleet"]["targets"] == 2 and audits[-1]["fleet"]["aws_calls"] == 2
+    assert not any(member in json.dumps(line) for line in lines if line.get("event") != "audit")
