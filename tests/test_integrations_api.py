@@ -18,6 +18,7 @@ from store.tables import integration_deliveries
 from tests.conftest import Served, connect, serve
 from tests.helpers import fails, ok
 from tests.issuers import bearer, hs256, hs256_settings
+from web.integrations import ENDPOINTS
 
 pytestmark = pytest.mark.anyio
 
@@ -239,3 +240,67 @@ async def test_integration_tools_are_for_admins_only(api_served: Served) -> None
             assert refused["code"] == "tool_not_allowed" and "admin" in refused["message"]
             health = await fails(caller, "integration_health", integration_id=integration_id)
             assert health["code"] == "tool_not_allowed"
+
+
+def test_the_api_answers_as_its_openapi_document_says(api_served: Served) -> None:
+    """schemathesis over real HTTP, as an admin: every operation with valid and invalid data, then chains of calls
+    along the document's links (create → get, replace, test, deliveries, delete). No 5xx, and every answer's
+    status, content type, headers and body as documented."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis import GenerationMode
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.generation.stateful import run_state_machine_as_test
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        negative_data_rejection,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    headers = bearer(hs256("ada", "admin"))
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
+    rejections = ["400", "401", "403", "404", "405", "409", "412", "413", "415", "422"]  # 412: If-Match comes first
+    config = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": rejections}}})
+    schema = schemathesis.openapi.from_url(f"{api_served.url}/api/v1/openapi.json", headers=headers, config=config)
+    quick = settings(
+        max_examples=15, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
+    started = time.monotonic()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    served = {f"{e.method} {e.path}" for e in ENDPOINTS if e.operation_id != "getOpenApiDocument"}
+    assert {operation.label for operation in operations} == served  # schemathesis leaves the document itself out
+
+    def exercise(operation, mode, with_checks) -> None:
+        @quick
+        @given(case=operation.as_strategy(mode))
+        def conforms(case) -> None:
+            case.call_and_validate(base_url=api_served.url, headers=headers, checks=with_checks)
+
+        conforms()
+
+    for operation in operations:
+        exercise(operation, GenerationMode.POSITIVE, checks)
+        exercise(operation, GenerationMode.NEGATIVE, [*checks, negative_data_rejection])
+
+    answered: set[tuple[str, int]] = set()
+
+    class Chains(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case):
+            return {"base_url": api_served.url, "headers": headers}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:
+            answered.add((case.operation.label, response.status_code))
+            case.validate_response(response, checks=checks, headers=headers)
+
+    run_state_machine_as_test(Chains, settings=settings(quick, max_examples=10, stateful_step_count=6))
+    followed = {label for label, status in answered if "{id}" in label and status < 300}
+    assert len(followed) >= 3, sorted(answered)  # the links led to integrations that exist
+    assert time.monotonic() - started < 90

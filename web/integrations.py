@@ -186,15 +186,16 @@ async def get_integration(api: Api, request: Request) -> Response:
 
 
 async def replace_integration(api: Api, request: Request) -> Response:
+    """Preconditions before the body (RFC 9110 §13.2.1), after what would refuse the request without them."""
     integration_id = path_id(request)
-    revisions = expected_revision(request)
-    body: IntegrationReplacement = await read_json(request, IntegrationReplacement)
     expected = None
-    if revisions is not None:
+    if request.headers.get("if-match") is not None:
         current = (await blocking(api.registry.get, integration_id)).revision
-        if current not in revisions:
+        revisions = expected_revision(request)
+        if revisions is not None and current not in revisions:
             raise RevisionMismatch(f"the integration is at revision {current}")
-        expected = current  # the registry checks it again under the row's lock
+        expected = current if revisions is not None else None  # checked again under the row's lock
+    body: IntegrationReplacement = await read_json(request, IntegrationReplacement)
     replaced = await blocking(api.registry.replace, integration_id, body.spec(), expected, body.deprecated)
     return integration_response(replaced)
 
