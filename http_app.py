@@ -28,6 +28,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials
+from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
@@ -44,7 +45,7 @@ from startup import startup_line
 from tooling import principal_of_scope
 from web.flood import ClientFlood
 from web.integrations import PREFIX as API_PREFIX
-from web.integrations import integrations_app
+from web.integrations import http_problem, integrations_app
 from web.metrics import MetricsPort, metrics_endpoint
 from web.problems import problem_response
 from web.requests import RequestLog
@@ -287,7 +288,7 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
                 if metrics_port is not None:
                     await metrics_port.stop()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_problem})
     app.state.ready = False
     app.add_middleware(SseSessionEnd, on_end=runtime.environments.end_session)
     authenticator = Authenticator.from_settings(settings)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from core.invocation import Principal
@@ -412,8 +412,15 @@ def route(api: Api, endpoint: Endpoint) -> Callable[[Request], Awaitable[Respons
 
 
 async def http_problem(request: Request, error: Exception) -> Response:
+    """Starlette's 404 and 405 as problem details under PREFIX (the app's own handler too: a path the mount's
+    pattern does not match, one with an encoded line break, is refused by the outer router); as Starlette
+    answers elsewhere."""
     assert isinstance(error, HTTPException)
-    return problem_response(error.status_code, error.detail, headers=error.headers)
+    if request.url.path.startswith(PREFIX + "/"):
+        return problem_response(error.status_code, error.detail, headers=error.headers)
+    if error.status_code in (204, 304):
+        return Response(status_code=error.status_code, headers=error.headers)
+    return PlainTextResponse(error.detail, status_code=error.status_code, headers=error.headers)
 
 
 def integrations_app(
