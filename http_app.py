@@ -28,20 +28,26 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials
+from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auth import Authenticator, Rejected
 from config import ConfigError, Settings, is_loopback
 from core.drain import Drain
 from guard.ratelimit import ClientLimits
+from integrations.outbox import Outbox
+from integrations.tools import IntegrationTools
 from observability.logs import get_logger
 from startup import startup_line
 from tooling import principal_of_scope
 from web.flood import ClientFlood
+from web.integrations import PREFIX as API_PREFIX
+from web.integrations import http_problem, integrations_app
 from web.metrics import MetricsPort, metrics_endpoint
+from web.problems import problem_response
 from web.requests import RequestLog
 
 if TYPE_CHECKING:
@@ -107,7 +113,11 @@ class Authenticate:
         headers = {"WWW-Authenticate": "Bearer " + ", ".join(challenge)}
         if rejected is not None and rejected.status == 503:
             headers = {"Retry-After": "10"}
-        return JSONResponse(body, status_code=rejected.status if rejected else 401, headers=headers)
+        status = rejected.status if rejected else 401
+        if connection.url.path.startswith(API_PREFIX + "/"):  # the REST API answers RFC 9457 problem details
+            detail = rejected.description if rejected else "send Authorization: Bearer <token>"
+            return problem_response(status, detail, headers=headers)
+        return JSONResponse(body, status_code=status, headers=headers)
 
 
 class ResourceMetadata:
@@ -237,6 +247,7 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
     started = time.time()
     runtime = server.app.runtime  # type: ignore[attr-defined]
     drain: Drain = runtime.drain
+    registry = server.app.provider(IntegrationTools).registry  # type: ignore[attr-defined]
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "name": server.name, "uptime_seconds": round(time.time() - started, 1)})
@@ -256,6 +267,7 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
         Route("/readyz", readyz, methods=["GET"]),
         *[Route(path, metadata.endpoint, methods=["GET"]) for path in (metadata.paths() if metadata else [])],
         Route("/metrics", metrics_endpoint(runtime.metrics, principal_of_scope), methods=["GET"]),
+        Mount(API_PREFIX, integrations_app(registry, Outbox(runtime.store), principal_of_scope)),
         mcp_route,
         Route("/", mcp_route.endpoint, methods=["GET", "POST", "DELETE"]),  # type: ignore[attr-defined]
         *[r for r in sse.routes if getattr(r, "path", None) in ("/sse", "/messages")],
@@ -276,7 +288,7 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
                 if metrics_port is not None:
                     await metrics_port.stop()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_problem})
     app.state.ready = False
     app.add_middleware(SseSessionEnd, on_end=runtime.environments.end_session)
     authenticator = Authenticator.from_settings(settings)

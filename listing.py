@@ -6,7 +6,7 @@ from typing import Any
 from mcp_types import Tool as MCPTool
 from mcp_types import ToolAnnotations
 
-from tooling import ANY_OPERATION, ANY_READ, ToolSpec
+from tooling import ToolSpec
 
 _SCHEMA_MAPS = frozenset({"properties", "$defs", "patternProperties"})
 """Keywords whose keys are names (a property may be called "title"), not keywords."""
@@ -17,15 +17,14 @@ OUTPUT_DROPS = frozenset({"title", "description"})
 
 def listed(tool: MCPTool, spec: ToolSpec) -> MCPTool:
     """A tool as tools/list shows it, as small as it can be: every client pays for the list in its context
-    window, in every conversation. Schemas are compacted; output schemas lose their descriptions (the model
-    reads results, not their schema), and those of the generic tools, whose result is any AWS response, keep
-    their top level only; annotations keep only the hints that differ from MCP's defaults (the title is the
-    tool's own)."""
+    window, in every conversation. Schemas are compacted; output schemas keep their top level only (result
+    fields, their types, what is required; nested models become plain objects) and no descriptions: the model
+    reads results, not their schema, and a client that validates structured content against the outline still
+    validates every result, since the full schema's results all fit it. Annotations keep only the hints that
+    differ from MCP's defaults (the title is the tool's own)."""
     output = tool.output_schema
     if output is not None:
-        output = compact_schema(output, drop=OUTPUT_DROPS)
-        if spec.calls in (ANY_OPERATION, ANY_READ):
-            output = _outline(output)
+        output = _outline(compact_schema(output, drop=OUTPUT_DROPS))
     return tool.model_copy(
         update={
             "input_schema": compact_input_schema(tool.input_schema),
@@ -51,7 +50,13 @@ def _non_default_hints(annotations: ToolAnnotations) -> ToolAnnotations:
 
 
 def _outline(schema: dict[str, Any]) -> dict[str, Any]:
-    """The top level of a schema: references to `$defs` become plain (nullable) objects."""
+    """The top level of a schema: references to models in `$defs` become plain (nullable) objects; references to
+    anything else (an enum, a constrained string) are inlined, since a value they allow is not an object."""
+    defs = schema.get("$defs", {})
+
+    def resolved(reference: str) -> Any:
+        target = defs.get(reference.rpartition("/")[2], {})
+        return None if target.get("type", "object") == "object" else walk(target)
 
     def walk(node: Any) -> Any:
         if isinstance(node, list):
@@ -59,10 +64,12 @@ def _outline(schema: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(node, dict):
             return node
         if "$ref" in node:
-            return {"type": "object"}
+            return resolved(node["$ref"]) or {"type": "object"}
         options = node.get("anyOf")
-        if isinstance(options, list) and {"type": "null"} in options and any("$ref" in o for o in options):
-            return {"type": ["object", "null"]}
+        if isinstance(options, list) and {"type": "null"} in options:
+            models = [o for o in options if "$ref" in o and resolved(o["$ref"]) is None]
+            if len(options) == 2 and models:
+                return {"type": ["object", "null"]}
         return {key: walk(value) for key, value in node.items() if key != "$defs"}
 
     return walk(schema)

@@ -31,6 +31,7 @@ from guard.confirm import ConfirmationTokens
 from guard.guard import Guard
 from guard.policy import Policy, PolicyError
 from guard.ratelimit import CallerLimits
+from integrations.tools import IntegrationTools
 from listing import listed
 from observability import client_log
 from observability.logs import configure_logging, get_logger
@@ -69,7 +70,7 @@ def instructions(files: LocalFiles) -> str:
     return f"{INSTRUCTIONS} {local}"
 
 
-PROVIDERS: tuple[type, ...] = (*MANAGERS, GenericTools, Fleet)
+PROVIDERS: tuple[type, ...] = (*MANAGERS, GenericTools, Fleet, IntegrationTools)
 """Every class that declares tools, in the order tools/list shows them."""
 UNSERVED_METHODS = ("prompts/list", "prompts/get", "resources/list", "resources/templates/list", "resources/read")
 """Handlers the SDK installs whether or not there is anything behind them; while they are installed the server
@@ -155,10 +156,11 @@ class OpsServer(MCPServer):
         return self._listed
 
     async def tools_for(self, role: str) -> list[MCPTool]:
-        """The tools a role can use (`tooling.usable_by` over the classes the policy leaves it), once per role."""
+        """The tools a role can use (`tooling.usable_by`: the tool's roles, the classes the policy leaves the role),
+        once per role."""
         if role not in self._listed_for:
             classes = self.app.guard.policy.role_classes(role)
-            usable = {spec.name for spec in self.tool_specs if usable_by(spec, classes)}
+            usable = {spec.name for spec in self.tool_specs if usable_by(spec, role, classes)}
             self._listed_for[role] = [tool for tool in await self.list_tools() if tool.name in usable]
         return self._listed_for[role]
 

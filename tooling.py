@@ -39,11 +39,11 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from catalog.classify import OpClass, can_be_destructive, classify
-from config import Settings
+from config import ROLES, Settings
 from core.calls import Target
 from core.clients import AwsClients
 from core.drain import Drain, InFlight
-from core.errors import OpsError, from_exception
+from core.errors import OpsError, ToolNotAllowed, from_exception
 from core.executor import AwsExecutor
 from core.files import LocalFiles
 from core.invocation import ANONYMOUS, Invocation, Principal, SessionEnvironments, activate, deactivate
@@ -105,6 +105,8 @@ class ToolSpec:
     changes_state: bool
     service: str = ""
     toolset: str = ""
+    roles: tuple[str, ...] | None = None
+    """The only roles that may see and call the tool; None: every role whose classes cover its calls."""
 
     @property
     def name(self) -> str:
@@ -162,18 +164,30 @@ def tool(
     idempotent: bool = False,
     changes_state: bool = False,
     toolset: str = "",
+    roles: Iterable[str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a method as a tool. `calls`: the AWS operations it makes, as botocore names ("DeleteSecret",
     or "service:Operation" outside the provider's own service), or ANY_OPERATION / ANY_READ. A tool that
     calls nothing but changes this server's state (set_environment) says `changes_state=True`. `toolset`:
-    the tool set it belongs to, when not its provider's (the provider class's `toolset` attribute)."""
+    the tool set it belongs to, when not its provider's (the provider class's `toolset` attribute). `roles`:
+    the only roles that see it in tools/list and may call it (`roles=("admin",)`); others get `tool_not_allowed`."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        spec = ToolSpec(fn, title, tuple(calls), idempotent, changes_state, toolset=toolset)
+        spec = ToolSpec(
+            fn, title, tuple(calls), idempotent, changes_state, toolset=toolset, roles=_roles(roles) if roles else None
+        )
         fn.__tool_spec__ = spec  # type: ignore[attr-defined]
         return fn
 
     return decorate
+
+
+def _roles(roles: Iterable[str]) -> tuple[str, ...]:
+    chosen = tuple(roles)
+    unknown = [role for role in chosen if role not in ROLES]
+    if unknown:
+        raise ValueError(f"@tool(roles=...): {unknown} are not roles ({', '.join(ROLES)})")
+    return chosen
 
 
 def tool_specs(provider: type) -> Iterator[ToolSpec]:
@@ -234,7 +248,7 @@ def _published(spec: ToolSpec, method: Callable[..., Any], runtime: Runtime) -> 
         token = arguments.pop("confirmation_token", None)
         if spec.targeted:
             arguments["target"] = Target(**{name: arguments.pop(name, None) for name in TARGET_PARAMETERS})
-        return await _invoke(spec.name, method, arguments, ctx, token, runtime)
+        return await _invoke(spec, method, arguments, ctx, token, runtime)
 
     published.__name__ = spec.name
     published.__doc__ = spec.description()
@@ -244,13 +258,14 @@ def _published(spec: ToolSpec, method: Callable[..., Any], runtime: Runtime) -> 
 
 
 async def _invoke(
-    name: str,
+    spec: ToolSpec,
     method: Callable[..., Any],
     arguments: dict[str, Any],
     ctx: Context | None,
     confirmation_token: str | None,
     runtime: Runtime,
 ) -> Any:
+    name = spec.name
     principal = principal_of(ctx, runtime.transport)
     session = validated_session(ctx, runtime)
     invocation = Invocation(
@@ -274,6 +289,8 @@ async def _invoke(
 
         try:
             with runtime.drain.track(interrupted) as flight:
+                if spec.roles is not None and principal.role not in spec.roles:
+                    raise ToolNotAllowed(f"{name} is for the {' or '.join(spec.roles)} role, not {principal.role}")
                 await runtime.limits.check(principal)
                 result = await method(**arguments)
             outcome[0] = "ok"
@@ -331,11 +348,12 @@ def principal_of_scope(scope: Mapping[str, Any] | None) -> Principal:
     return ANONYMOUS
 
 
-def usable_by(spec: ToolSpec, classes: frozenset[OpClass]) -> bool:
-    """Whether a caller who may make calls of `classes` can use the tool: every class its declared calls can
-    have is among them (a tool that makes no AWS call is everyone's). A viewer sees no tool that writes, not
-    even `execute`, whose reads `execute_aws_read_command` also makes."""
-    return spec.classes <= classes
+def usable_by(spec: ToolSpec, role: str, classes: frozenset[OpClass]) -> bool:
+    """Whether a caller of `role`, who may make calls of `classes`, can use the tool: the tool is for that role
+    (`@tool(roles=...)`) and every class its declared calls can have is among `classes` (a tool that makes no AWS
+    call is everyone's unless it names its roles). A viewer sees no tool that writes, not even `execute`, whose
+    reads `execute_aws_read_command` also makes."""
+    return (spec.roles is None or role in spec.roles) and spec.classes <= classes
 
 
 SESSION_KEY = "aws_ops_mcp.session"

@@ -19,6 +19,7 @@ this server's own snake_case code, except under `AwsError`, where it is AWS's er
     │   └── SsoTokenExpired     sso_token_expired
     ├── RoleNotAllowed          role_not_allowed        a role outside the allowed patterns; no STS call was made
     ├── PolicyDenied            policy_denied           the policy file refused the call
+    ├── ToolNotAllowed          tool_not_allowed        the tool is for other roles (tools/list does not show it)
     ├── RateLimited             rate_limited            too many tool calls by this caller; retry_after_seconds
     ├── ConfirmationRequired    confirmation_required   destructive: repeat with confirmation_token
     ├── ConfirmationRejected    confirmation_invalid    the token does not confirm this call
@@ -160,6 +161,11 @@ class RoleNotAllowed(OpsError):
 class PolicyDenied(OpsError):
     code = "policy_denied"
     hint = "the server's policy refuses this call; ask an operator to change the policy if it should be allowed"
+
+
+class ToolNotAllowed(OpsError):
+    code = "tool_not_allowed"
+    hint = "this tool is not for your role; tools/list shows the tools you can use"
 
 
 class RateLimited(OpsError):

@@ -163,12 +163,30 @@ class Retry(Strict):
 
 
 class IntegrationSpec(Strict):
-    """What a person sends to create or replace an integration."""
+    """What a person sends to create or replace an integration. `type` and `direction` are plain strings here (the
+    schema lists the supported values) so that a seed's other types are refused with "not supported yet"."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "slack-relay", "type": "WEBHOOK", "endpoint": "https://hooks.example.com/aws-ops"},
+                {
+                    "name": "ops-bus",
+                    "type": "EVENT_BUS",
+                    "endpoint": "arn:aws:events:us-east-1:111111111111:event-bus/ops",
+                    "events": ["aws.destructive", "policy.denied"],
+                },
+            ]
+        }
+    )
 
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     description: str = Field("", max_length=1024)
-    type: str = Field(description="WEBHOOK, REST_API, EVENT_BUS or MESSAGE_QUEUE")
-    direction: str = "OUTBOUND"
+    type: str = Field(
+        description="WEBHOOK, REST_API, EVENT_BUS or MESSAGE_QUEUE",
+        json_schema_extra={"enum": [kind.value for kind in IntegrationType]},
+    )
+    direction: str = Field("OUTBOUND", json_schema_extra={"enum": [Direction.OUTBOUND.value]})
     version: str = Field("1.0.0", pattern=r"^[0-9A-Za-z.+-]{1,32}$")
     endpoint: str = Field(
         max_length=2048, description="A URL; an EventBridge bus ARN; an SQS queue URL or SNS topic ARN"
@@ -267,6 +285,17 @@ class IntegrationSpec(Strict):
         return IntegrationType(self.type)
 
 
+class IntegrationReplacement(IntegrationSpec):
+    """What PUT takes: the whole spec, and the one-way `deprecated` switch (the lifecycle: registry.replace)."""
+
+    deprecated: bool = Field(
+        False, description="true: DEPRECATED, kept for its history, takes no events; cannot be undone"
+    )
+
+    def spec(self) -> IntegrationSpec:
+        return IntegrationSpec.model_validate(self.model_dump(exclude={"deprecated"}))
+
+
 class IntegrationSecrets(BaseModel):
     """Kept apart from the definition; never shown after creation and never logged."""
 
@@ -315,6 +344,20 @@ class Integration(BaseModel):
 class Created(BaseModel):
     integration: Integration
     secret: str | None = Field(None, description="WEBHOOK: the signing secret; shown this once")
+
+
+class IntegrationList(BaseModel):
+    integrations: list[Integration] = Field(description="By name")
+
+
+class SecretRotated(BaseModel):
+    secret: str = Field(description="The new signing secret, shown this once; it signs from now on")
+    overlap_seconds: float = Field(description="How long the previous secrets also sign (several signatures)")
+
+
+class TestQueued(BaseModel):
+    event_id: str = Field(description="The webhook-id receivers see")
+    delivery_id: str
 
 
 class Delivery(BaseModel):

@@ -51,6 +51,19 @@ class RevisionMismatch(ValueError):
     """The integration changed since the revision the caller read (If-Match)."""
 
 
+class Conflict(ValueError):
+    """The integration's type or state does not allow the change (a new type, a DEPRECATED one re-enabled)."""
+
+
+class Invalid(ValueError):
+    """A definition the spec's own checks cannot refuse alone (a masked credential with nothing stored behind it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
 @dataclass(frozen=True)
 class Transition:
     integration_id: str
@@ -82,6 +95,9 @@ class IntegrationRegistry:
 
     def create(self, spec: IntegrationSpec) -> tuple[Integration, str | None]:
         """The integration, and its webhook secret (generated when the spec had none): the only time it is shown."""
+        for name, value in spec.auth.secret_fields().items():
+            if value == MASK:
+                raise Invalid(f"auth.{name}", "send the credential itself; the mask stands for a stored one")
         now = self._clock()
         secret = (spec.secret or new_secret()) if spec.kind is IntegrationType.WEBHOOK else None
         keys = IntegrationSecrets(signing=[secret] if secret else [], auth=spec.auth.secret_fields())
@@ -134,9 +150,19 @@ class IntegrationRegistry:
             raise IntegrationNotFound(integration_id)
         return _secrets(row, self._clock())
 
-    def replace(self, integration_id: str, spec: IntegrationSpec, expected_revision: int | None = None) -> Integration:
+    def replace(
+        self,
+        integration_id: str,
+        spec: IntegrationSpec,
+        expected_revision: int | None = None,
+        deprecated: bool = False,
+    ) -> Integration:
         """A new definition. Credentials sent as the mask keep their stored values; a new webhook `secret` in the
-        spec replaces the signing secrets at once (use rotate_secret for an overlap)."""
+        spec replaces the signing secrets at once (use rotate_secret for an overlap).
+
+        The person's lifecycle: `deprecated` → DEPRECATED (no events, no checks; one way: a deprecated integration
+        is kept for its history, a new one replaces it); else `enabled: false` → INACTIVE; else an INACTIVE one
+        is enabled again → CONFIGURING (tried anew). Otherwise the state stays: a definition is not a result."""
         now = self._clock()
         with self._store.transaction() as connection:
             row = self._locked(connection, integration_id, expected_revision)
@@ -147,23 +173,50 @@ class IntegrationRegistry:
                 raise NameTaken(spec.name)
             kept = _secrets(row, now)
             if spec.type != row["type"]:
-                raise ValueError(f"type cannot change ({row['type']} → {spec.type}); create a new integration")
-            sent = spec.auth.secret_fields()
-            auth = {name: kept.auth.get(name, value) if value == MASK else value for name, value in sent.items()}
+                raise Conflict(f"type cannot change ({row['type']} → {spec.type}); create a new integration")
+            old = State(row["state"])
+            if old is State.DEPRECATED and not deprecated:
+                raise Conflict("a DEPRECATED integration stays deprecated (send deprecated: true); create a new one")
+            auth = {}
+            for name, value in spec.auth.secret_fields().items():
+                if value == MASK and name not in kept.auth:
+                    raise Invalid(f"auth.{name}", "no stored credential to keep: send the credential itself")
+                auth[name] = kept.auth[name] if value == MASK else value
             signing = [spec.secret] if spec.secret else kept.signing
+            enabled = spec.enabled and not deprecated
             values: dict[str, Any] = {
                 "name": spec.name,
                 "definition": _definition(spec),
                 "secrets": kept.model_copy(update={"signing": signing, "auth": auth}).model_dump_json(),
-                "enabled": spec.enabled,
+                "enabled": enabled,
                 "revision": row["revision"] + 1,
                 "updated_at": now,
-                "next_check_at": _first_check(spec, now),
+                "next_check_at": _first_check(spec, now) if enabled else None,
             }
+            if deprecated:
+                target, reason = State.DEPRECATED, "deprecated by a person"
+            elif not enabled:
+                target, reason = State.INACTIVE, "disabled by a person"
+            elif old is State.INACTIVE:
+                target, reason = State.CONFIGURING, "enabled by a person"
+            else:
+                target, reason = old, None
+            if target is not old:
+                values.update(failures=0, successes=0)
             connection.execute(update(integrations).where(integrations.c.id == integration_id).values(**values))
-            if spec.enabled != row["enabled"]:
-                state = State.CONFIGURING if spec.enabled else State.INACTIVE
-                self._transition(connection, row, state, "enabled" if spec.enabled else "disabled by a person")
+            self._transition(connection, row, target, reason)
+        return self.get(integration_id)
+
+    def start_test(self, integration_id: str) -> Integration:
+        """Before a test event is queued: a CONFIGURING integration is TESTING from now on; one that takes no
+        events (INACTIVE, DEPRECATED) is refused, since nothing would deliver the test."""
+        with self._store.transaction() as connection:
+            row = self._locked(connection, integration_id)
+            state = State(row["state"])
+            if state not in RECEIVING:
+                raise Conflict(f"the integration is {state.value}: it takes no events; enable it first")
+            if state is State.CONFIGURING:
+                self._transition(connection, row, State.TESTING, "test event queued")
         return self.get(integration_id)
 
     def delete(self, integration_id: str) -> None:
@@ -182,7 +235,7 @@ class IntegrationRegistry:
         with self._store.transaction() as connection:
             row = self._locked(connection, integration_id)
             if row["type"] != IntegrationType.WEBHOOK:
-                raise ValueError("only WEBHOOK integrations have a signing secret")
+                raise Conflict("only WEBHOOK integrations have a signing secret")
             kept = _secrets(row, now)
             rotated = kept.model_copy(
                 update={"signing": [secret, *kept.signing[:2]], "retiring_until": now + overlap_seconds}

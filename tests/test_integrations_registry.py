@@ -10,7 +10,15 @@ from standardwebhooks import Webhook
 
 from config import load_settings
 from integrations.models import MASK, HealthResult, IntegrationSpec, State
-from integrations.registry import IntegrationNotFound, IntegrationRegistry, NameTaken, RevisionMismatch, Transition
+from integrations.registry import (
+    Conflict,
+    IntegrationNotFound,
+    IntegrationRegistry,
+    Invalid,
+    NameTaken,
+    RevisionMismatch,
+    Transition,
+)
 from store import open_store
 from store.tables import integrations
 from tests.test_inventory_store import Clock
@@ -151,3 +159,36 @@ def test_aws_targets_need_their_arns() -> None:
     assert json.loads(IntegrationSpec(name="q", type="MESSAGE_QUEUE", endpoint=queue).model_dump_json())["events"] == [
         "*"
     ]
+
+
+def test_a_person_disables_enables_and_deprecates_for_good(
+    registry: IntegrationRegistry, transitions: list[Transition]
+) -> None:
+    created, _ = registry.create(webhook())
+    assert registry.start_test(created.id).state is State.TESTING
+    assert registry.replace(created.id, webhook(enabled=False)).state is State.INACTIVE
+    with pytest.raises(Conflict, match="enable it first"):
+        registry.start_test(created.id)
+    assert registry.replace(created.id, webhook()).state is State.CONFIGURING
+    deprecated = registry.replace(created.id, webhook(), deprecated=True)
+    assert deprecated.state is State.DEPRECATED and deprecated.enabled is False
+    with pytest.raises(Conflict, match="stays deprecated"):
+        registry.replace(created.id, webhook())
+    with pytest.raises(Conflict, match="type cannot change"):
+        registry.replace(created.id, IntegrationSpec(name="slack", type="REST_API", endpoint=HOOK), deprecated=True)
+    assert [t.new for t in transitions] == [State.TESTING, State.INACTIVE, State.CONFIGURING, State.DEPRECATED]
+
+
+def test_the_mask_stands_only_for_a_stored_credential(registry: IntegrationRegistry) -> None:
+    with pytest.raises(Invalid, match=r"auth\.token"):
+        registry.create(
+            IntegrationSpec(name="x", type="REST_API", endpoint=HOOK, auth={"type": "BEARER_TOKEN", "token": MASK})
+        )
+    created, _ = registry.create(
+        IntegrationSpec(name="x", type="REST_API", endpoint=HOOK, auth={"type": "BEARER_TOKEN", "token": "t"})
+    )
+    with pytest.raises(Invalid, match=r"auth\.api_key"):
+        registry.replace(
+            created.id,
+            IntegrationSpec(name="x", type="REST_API", endpoint=HOOK, auth={"type": "API_KEY", "api_key": MASK}),
+        )

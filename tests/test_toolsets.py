@@ -5,6 +5,7 @@ import pytest
 from fleet.inventory_tools import InventoryTools
 from fleet.tools import FleetTools
 from generic.tools import GenericTools
+from integrations.tools import IntegrationTools
 from server import PROVIDERS, TOOLSETS
 from services import Route53Manager, S3Manager, SecretsManagerManager, StsManager
 from tests.conftest import connect, serve
@@ -23,7 +24,7 @@ def names(*providers: type) -> set[str]:
 
 
 def test_every_tool_belongs_to_the_tool_set_its_declaration_names():
-    assert TOOLSETS == ("identity", "secrets", "dns", "s3", "generic", "cli", "fleet")
+    assert TOOLSETS == ("identity", "secrets", "dns", "s3", "generic", "cli", "fleet", "integrations")
     members = {toolset: {spec.name for spec in SPECS if spec.toolset == toolset} for toolset in TOOLSETS}
     assert members == {
         "identity": names(StsManager),
@@ -33,6 +34,7 @@ def test_every_tool_belongs_to_the_tool_set_its_declaration_names():
         "generic": {"search_operations", "get_operation_schema", "execute"},
         "cli": CLI_TOOLS,
         "fleet": names(FleetTools, InventoryTools),
+        "integrations": names(IntegrationTools),
     }
     assert names(GenericTools) == members["generic"] | CLI_TOOLS
     assert all(spec.toolset for spec in SPECS)
