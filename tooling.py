@@ -50,6 +50,7 @@ from core.invocation import ANONYMOUS, Invocation, Principal, SessionEnvironment
 from guard.audit import AuditLog, redact_params
 from guard.guard import Guard, InputRequired
 from guard.ratelimit import CallerLimits
+from integrations.service import IntegrationService
 from observability.client_log import tell_client
 from observability.metrics import Metrics
 from store import Store
@@ -92,6 +93,8 @@ class Runtime:
     """The executor of fan-outs: AWS_MCP_FLEET_CONCURRENCY threads for every fleet call together, apart from
     `executor`'s AWS_MCP_MAX_WORKERS, so a fleet query never starves other calls."""
     drain: Drain = field(default_factory=Drain)
+    integrations: IntegrationService | None = None
+    """Integrations (integrations/service.py): the registry, the outbox, the event writer and delivery worker."""
 
 
 @dataclass(frozen=True)
