@@ -373,14 +373,22 @@ async def test_a_receiver_that_never_answers_does_not_slow_tool_calls(tmp_path, 
 
     with served_with(make_settings, sqlite_url(tmp_path)) as served:
         without = await timed_calls(served, "none")
-    with receiver(default="hang") as hook, served_with(make_settings, f"sqlite:///{tmp_path / 'hang.db'}") as served:
-        integrations = service(served)
-        integration, _ = integrations.registry.create(webhook(hook.url, timeout_seconds=30, concurrency=1))
-        with_dead = await timed_calls(served, "hung")
-        await hook.wait(1)
-        assert len(hook.received) == 1  # concurrency 1: the one hung send holds the lane; the rest wait
-        pending = integrations.outbox.deliveries(integration.id, status="pending")
-        assert len(pending) == 8
+    hung_database = f"sqlite:///{tmp_path / 'hang.db'}"
+    with receiver(default="hang") as hook:
+        with served_with(make_settings, hung_database) as served:
+            integrations = service(served)
+            integration, _ = integrations.registry.create(webhook(hook.url, timeout_seconds=30, concurrency=1))
+            with_dead = await timed_calls(served, "hung")
+            await hook.wait(1)
+            assert len(hook.received) == 1  # concurrency 1: the one hung send holds the lane; the rest wait
+            pending = integrations.outbox.deliveries(integration.id, status="pending")
+            assert len(pending) == 8
+            stopping = time.monotonic()
+        assert time.monotonic() - stopping < 3  # shutdown cancels the hung send at once
+        store = open_store(Settings(AWS_MCP_DATABASE_URL=hung_database))
+        taken = Outbox(store).claim(integration.id, "next-replica", 10, lease_seconds=30)
+        assert len(taken) == 8  # the hung send's claim was given back, not left to expire
+        store.close()
     assert statistics.median(with_dead) < statistics.median(without) * 2 + 0.05, (without, with_dead)
 
 
