@@ -139,7 +139,8 @@ def safe_payload(record: dict[str, Any]) -> dict[str, Any]:
 def summary(kind: EventType, payload: dict[str, Any]) -> str:
     """One line a chat message can show as is: who, what, where, how it ended; no links."""
     who = f"{payload.get('principal', 'someone')} ({payload.get('role', '?')})"
-    what = payload.get("operation") or payload.get("tool") or "a tool call"
+    operation = payload.get("operation")
+    what = operation or payload.get("tool") or "a tool call"
     target = payload.get("target") or {}
     where = target.get("account_id") or target.get("account")
     place = f" in account {where}" + (f" {target['region']}" if target.get("region") else "") if where else ""
@@ -152,7 +153,7 @@ def summary(kind: EventType, payload: dict[str, Any]) -> str:
         EventType.CONFIRMATION_DECLINED: f"{who} declined {what}{place}",
         EventType.CONFIRMATION_EXPIRED: f"{who} came back with an expired confirmation for {what}{place}",
         EventType.RATE_LIMITED: f"{who} was rate limited calling {payload.get('tool', 'a tool')}",
-        EventType.FLEET_QUERY: f"{who} ran {payload.get('tool')} {what}".rstrip(),
+        EventType.FLEET_QUERY: f"{who} ran {payload.get('tool')}" + (f" {operation}" if operation else ""),
         EventType.CALL_FAILED: f"{who}: {payload.get('tool')} {what}{place} failed ({payload.get('outcome')})",
     }
     return unlinked(lines.get(kind, f"{kind.value}: {what}"))

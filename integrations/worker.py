@@ -103,6 +103,8 @@ class DeliveryWorker:
                     pause = min(pause, await self._dispatch(group))
                 except StoreUnavailable as exc:
                     log.warning("integrations: the outbox is unreachable: %s", exc)
+                except Exception:
+                    log.exception("integrations: the delivery worker failed; it carries on at the next poll")
                 with anyio.move_on_after(max(pause, 0.01)):
                     await self._wake.wait()
                 self._wake.clear()
@@ -120,6 +122,8 @@ class DeliveryWorker:
             integration.id: (integration, secrets)
             for integration, secrets in await anyio.to_thread.run_sync(self.registry.receiving)
         }
+        for gone in [key for key, lane in self._lanes.items() if key not in receiving and not lane.in_flight]:
+            del self._lanes[gone]
         pause = self.poll_seconds
         for integration_id in due:
             if integration_id not in receiving:
@@ -156,6 +160,8 @@ class DeliveryWorker:
                 self._loop.call_later(max(retry_at - time.time(), 0.0), self.wake)  # sooner than the next poll
         except StoreUnavailable as exc:
             log.warning("integrations: delivery %s not settled, its claim will expire: %s", claimed.delivery_id, exc)
+        except Exception:
+            log.exception("integrations: delivery %s not settled, its claim will expire", claimed.delivery_id)
         finally:
             lane.in_flight -= 1
             if not settled:
