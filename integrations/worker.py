@@ -155,6 +155,15 @@ class DeliveryWorker:
             )
             settled = True
             self.metrics.integration_deliveries.labels(integration.type.value, _outcome(status)).inc()
+            if status == "dead":
+                log.warning(
+                    "integrations: delivery %s to %s (%s) is dead after %d attempt(s): %s",
+                    claimed.delivery_id,
+                    integration.id,
+                    integration.type.value,
+                    claimed.attempts + 1,
+                    attempt.error,
+                )
             await self._count(integration, attempt)
             if retry_at is not None and self._loop is not None:
                 self._loop.call_later(max(retry_at - time.time(), 0.0), self.wake)  # sooner than the next poll
