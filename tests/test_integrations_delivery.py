@@ -381,8 +381,7 @@ async def test_a_receiver_that_never_answers_does_not_slow_tool_calls(tmp_path, 
             with_dead = await timed_calls(served, "hung")
             await hook.wait(1)
             assert len(hook.received) == 1  # concurrency 1: the one hung send holds the lane; the rest wait
-            pending = integrations.outbox.deliveries(integration.id, status="pending")
-            assert len(pending) == 8
+            await wait_until(lambda: len(integrations.outbox.deliveries(integration.id, status="pending")) == 8)
             stopping = time.monotonic()
         assert time.monotonic() - stopping < 3  # shutdown cancels the hung send at once
         store = open_store(Settings(AWS_MCP_DATABASE_URL=hung_database))
