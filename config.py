@@ -207,6 +207,8 @@ class Settings(BaseModel):
     fleet_max_items: int = Field(1000, alias="AWS_MCP_FLEET_MAX_ITEMS_PER_TARGET", ge=1, le=100_000)
     fleet_target_timeout_seconds: float = Field(60.0, alias="AWS_MCP_FLEET_TARGET_TIMEOUT_SECONDS", gt=0, le=3600)
     fleet_rate_per_second: float = Field(20.0, alias="AWS_MCP_FLEET_RATE_PER_SECOND", gt=0, le=10_000)
+    webhook_allow_private: bool = Field(False, alias="AWS_MCP_WEBHOOK_ALLOW_PRIVATE")
+    integration_queue_size: int = Field(10_000, alias="AWS_MCP_INTEGRATION_QUEUE_SIZE", ge=10, le=1_000_000)
     accounts: dict[str, AccountAlias] = Field(default_factory=dict, exclude=True)
     unknown_variables: tuple[UnknownVariable, ...] = Field((), exclude=True)
 

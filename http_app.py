@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -38,8 +38,6 @@ from auth import Authenticator, Rejected
 from config import ConfigError, Settings, is_loopback
 from core.drain import Drain
 from guard.ratelimit import ClientLimits
-from integrations.outbox import Outbox
-from integrations.tools import IntegrationTools
 from observability.logs import get_logger
 from startup import startup_line
 from tooling import principal_of_scope
@@ -247,7 +245,7 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
     started = time.time()
     runtime = server.app.runtime  # type: ignore[attr-defined]
     drain: Drain = runtime.drain
-    registry = server.app.provider(IntegrationTools).registry  # type: ignore[attr-defined]
+    integrations = runtime.integrations
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "name": server.name, "uptime_seconds": round(time.time() - started, 1)})
@@ -267,7 +265,10 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
         Route("/readyz", readyz, methods=["GET"]),
         *[Route(path, metadata.endpoint, methods=["GET"]) for path in (metadata.paths() if metadata else [])],
         Route("/metrics", metrics_endpoint(runtime.metrics, principal_of_scope), methods=["GET"]),
-        Mount(API_PREFIX, integrations_app(registry, Outbox(runtime.store), principal_of_scope)),
+        Mount(
+            API_PREFIX,
+            integrations_app(integrations.registry, integrations.outbox, principal_of_scope, integrations.wake),
+        ),
         mcp_route,
         Route("/", mcp_route.endpoint, methods=["GET", "POST", "DELETE"]),  # type: ignore[attr-defined]
         *[r for r in sse.routes if getattr(r, "path", None) in ("/sse", "/messages")],
@@ -277,7 +278,7 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with server.session_manager.run():
+        async with integrations_running(runtime), server.session_manager.run():
             if metrics_port is not None:
                 metrics_port.start()
             app.state.ready = True
@@ -299,6 +300,12 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
     )
     app.add_middleware(RequestLog, principal_of=principal_of_scope, authenticated=authenticator is not None)
     return app
+
+
+def integrations_running(runtime: Any) -> AbstractAsyncContextManager[None]:
+    """The integrations' event writer and delivery worker, around everything else: they start first and stop
+    last, after the drain, so the audit lines of the calls the drain waited for still become events."""
+    return runtime.integrations.running()
 
 
 def address(host: str, port: int) -> str:

@@ -31,6 +31,7 @@ from guard.confirm import ConfirmationTokens
 from guard.guard import Guard
 from guard.policy import Policy, PolicyError
 from guard.ratelimit import CallerLimits
+from integrations.service import IntegrationService
 from integrations.tools import IntegrationTools
 from listing import listed
 from observability import client_log
@@ -146,7 +147,12 @@ class OpsServer(MCPServer):
         search_operations is published."""
         if GenericTools.toolset in self.app.toolsets:
             self.app.provider(GenericTools).start_index_build()
-        yield {}
+        integrations = self.app.runtime.integrations
+        if self.app.runtime.transport == "stdio" and integrations is not None:
+            async with integrations.running():  # over HTTP, the app's lifespan runs them (http_app.py)
+                yield {}
+        else:
+            yield {}
 
     async def list_tools(self) -> list[MCPTool]:
         """Every tool, with schemas compacted once: every client pays for this list in its context window."""
@@ -197,19 +203,22 @@ def build_app(settings: Settings, transport: str = "http") -> App:
     guard = Guard(policy, tokens, clients, auto_approve=settings.auto_approve_destructive, metrics=metrics)
     limits = CallerLimits(settings.rate_limit_per_minute, settings.rate_limit_storage, metrics, policy.rate_limit)
     threads = AwsExecutor(clients, guard, settings.max_workers + settings.fleet_concurrency)
+    audit = AuditLog(settings.audit_log)
+    integrations = IntegrationService(settings, store, audit, metrics, clients, threads.nested(settings.max_workers))
     runtime = Runtime(
         settings=settings,
         transport=transport,
         clients=clients,
         executor=threads.nested(settings.max_workers),
         guard=guard,
-        audit=AuditLog(settings.audit_log),
+        audit=audit,
         environments=SessionEnvironments(),
         files=LocalFiles(settings.files_root, settings.max_file_bytes),
         metrics=metrics,
         limits=limits,
         store=store,
         fleet_executor=threads.nested(settings.fleet_concurrency),
+        integrations=integrations,
     )
     return App(runtime, tuple(provider(runtime) for provider in PROVIDERS), toolsets)
 

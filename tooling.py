@@ -30,7 +30,7 @@ import typing
 import uuid
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.connection import Connection
@@ -53,6 +53,9 @@ from guard.ratelimit import CallerLimits
 from observability.client_log import tell_client
 from observability.metrics import Metrics
 from store import Store
+
+if TYPE_CHECKING:  # built by server.py; integrations/ sits above this layer (its MCP tools use @tool)
+    from integrations.service import IntegrationService
 
 log = logging.getLogger("aws_ops_mcp")
 
@@ -91,6 +94,8 @@ class Runtime:
     fleet_executor: AwsExecutor
     """The executor of fan-outs: AWS_MCP_FLEET_CONCURRENCY threads for every fleet call together, apart from
     `executor`'s AWS_MCP_MAX_WORKERS, so a fleet query never starves other calls."""
+    integrations: "IntegrationService"
+    """Integrations (integrations/service.py): the registry, the outbox, the event writer and delivery worker."""
     drain: Drain = field(default_factory=Drain)
 
 

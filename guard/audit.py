@@ -8,16 +8,20 @@ tag whose key names a secret), and strings that look like credentials (access ke
 and large values are written as their size and a short hash, `<N bytes sha256:0123456789abcdef>`, and a
 line over LINE_LIMIT bytes gives up its parameters for a note of their size and hash.
 
+Listeners (`AuditLog.subscribe`) get every record as written, on the writer's thread or event loop: they must
+return at once (integrations/writer.py only queues it) and never see an exception of theirs reach the call.
+
 `AWS_MCP_AUDIT_LOG` names a file (appended, flushed per line); `-` is stdout, for log pipelines;
 unset means stderr, beside the server's own logs.
 """
 
 import hashlib
 import json
+import logging
 import re
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -26,6 +30,8 @@ from botocore.exceptions import BotoCoreError
 from botocore.model import Shape
 
 from catalog.models import operation_model
+
+log = logging.getLogger("aws_ops_mcp.audit")
 
 REDACTED = "***"
 LARGE_VALUE = 1024
@@ -194,6 +200,7 @@ def _size(value: Any) -> int:
 class AuditLog:
     def __init__(self, destination: str | None) -> None:
         self._lock = threading.Lock()
+        self._listeners: tuple[Callable[[dict[str, Any]], None], ...] = ()
         self._file: IO[str]
         if destination in (None, ""):
             self._file = sys.stderr
@@ -206,7 +213,16 @@ class AuditLog:
             processors=[structlog.processors.JSONRenderer(sort_keys=False)],
         )
 
+    def subscribe(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call `listener` with every record written from now on (after the line is written)."""
+        self._listeners = (*self._listeners, listener)
+
     def write(self, **record: Any) -> None:
         record = within_limit({"time": datetime.now(UTC).isoformat(timespec="milliseconds"), **record})
         with self._lock:
             self._logger.msg("audit", **record)
+        for listener in self._listeners:
+            try:
+                listener(record)
+            except Exception:
+                log.exception("an audit listener failed")

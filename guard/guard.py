@@ -231,7 +231,9 @@ class Guard:
         try:
             await anyio.to_thread.run_sync(self.tokens.redeem, token, call, _holder(invocation))
         except TokenRejected as exc:
-            self.metrics.confirmation("expired" if isinstance(exc, TokenExpired) else "rejected")
+            event = "expired" if isinstance(exc, TokenExpired) else "rejected"
+            self.metrics.confirmation(event)
+            invocation.calls[-1]["confirmation"] = event
             raise ConfirmationRejected(f"confirmation token refused: {exc}") from None
         except StoreUnavailable as exc:
             log.error("confirmation not recorded: %s", exc)

@@ -199,6 +199,7 @@ class IntegrationSpec(Strict):
     retry: Retry = Field(default_factory=Retry)
     timeout_seconds: float = Field(10, gt=0, le=60)
     rate_limit_per_minute: int = Field(60, ge=1, le=6000)
+    concurrency: int = Field(2, ge=1, le=4, description="Deliveries to this integration in flight at once, per server")
     events: list[str] = Field(default_factory=lambda: ["*"], min_length=1, max_length=len(EventType) + 1)
     min_class: OpClass = Field(OpClass.WRITE, description="AWS-call events below this class are not sent")
     accounts: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
@@ -319,6 +320,7 @@ class Integration(BaseModel):
     retry: Retry
     timeout_seconds: float
     rate_limit_per_minute: int
+    concurrency: int = 2
     events: list[str]
     min_class: OpClass
     accounts: list[str]

@@ -139,8 +139,7 @@ class IntegrationRegistry:
     def receiving(self) -> list[tuple[Integration, IntegrationSecrets]]:
         """Integrations that take new events, with their secrets: for the outbox and the senders."""
         with self._store.reading() as connection:
-            rows = connection.execute(select(integrations).where(integrations.c.enabled.is_(True))).mappings().all()
-        return [(_integration(row), _secrets(row)) for row in rows if State(row["state"]) in RECEIVING]
+            return receiving_in(connection, self._clock())
 
     def secrets(self, integration_id: str) -> IntegrationSecrets:
         """The live secrets; a rotated-out signing secret is dropped once its overlap has passed."""
@@ -386,6 +385,13 @@ class IntegrationRegistry:
         if self.on_transition is not None:
             self.on_transition(connection, transition)
         return transition
+
+
+def receiving_in(connection: Connection, now: float) -> list[tuple[Integration, IntegrationSecrets]]:
+    """`IntegrationRegistry.receiving` on a connection the caller holds: what the outbox reads in the transaction
+    that writes an event, so an integration's state change and the events it may take never cross."""
+    rows = connection.execute(select(integrations).where(integrations.c.enabled.is_(True))).mappings().all()
+    return [(_integration(row), _secrets(row, now)) for row in rows if State(row["state"]) in RECEIVING]
 
 
 def _definition(spec: IntegrationSpec) -> str:

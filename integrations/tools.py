@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from core.errors import NotFound
 from integrations.models import Health, IntegrationType, State
-from integrations.registry import IntegrationNotFound, IntegrationRegistry
+from integrations.registry import IntegrationNotFound
 from tooling import Runtime, tool
 
 ADMIN_ONLY = ("admin",)
@@ -31,13 +31,13 @@ class Integrations(BaseModel):
 
 
 class IntegrationTools:
-    """One registry per process: the tools read it, the REST API (http_app.py) changes it."""
+    """The process's one registry (runtime.integrations): the tools read it, the REST API changes it."""
 
     toolset = "integrations"
 
     def __init__(self, runtime: Runtime) -> None:
         self.executor = runtime.executor
-        self.registry = IntegrationRegistry(runtime.store)
+        self.registry = runtime.integrations.registry
 
     @tool("List integrations", idempotent=True, roles=ADMIN_ONLY)
     async def list_integrations(self) -> Integrations:

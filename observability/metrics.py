@@ -14,6 +14,8 @@ text, which quotes parameters), fixed event names. No label ever holds a princip
     aws_mcp_confirmations_total{event}                      issued, used, declined, expired, rejected, auto_approved
     aws_mcp_policy_denials_total{rule}                      rule: the key that refused (rules.deny[0], read_only...)
     aws_mcp_rate_limited_total{limit}                       limit: principal (tool calls), client_ip (HTTP requests)
+    aws_mcp_integration_events_dropped_total                events lost because the integrations queue was full
+    aws_mcp_integration_deliveries_total{type, outcome}     attempts: delivered, retry, dead
     aws_mcp_server_info{version}
     process_*                                               CPU, memory, file descriptors of this process
 
@@ -100,6 +102,17 @@ class Metrics:
         )
         self.rate_limited = Counter(
             "aws_mcp_rate_limited", "Calls and requests refused by a rate limit.", ["limit"], registry=registry
+        )
+        self.integration_events_dropped = Counter(
+            "aws_mcp_integration_events_dropped",
+            "Integration events dropped because the in-memory queue before the outbox was full.",
+            registry=registry,
+        )
+        self.integration_deliveries = Counter(
+            "aws_mcp_integration_deliveries",
+            "Delivery attempts to integrations by type (WEBHOOK...) and outcome (delivered, retry, dead).",
+            ["type", "outcome"],
+            registry=registry,
         )
         Gauge("aws_mcp_server_info", "This server's version.", ["version"], registry=registry).labels(version).set(1)
         ProcessCollector(registry=registry)

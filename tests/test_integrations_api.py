@@ -8,12 +8,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import httpx2
 import pytest
 from sqlalchemy import update
 
 from integrations.models import MASK
 from integrations.tools import IntegrationTools
+from integrations.worker import DeliveryWorker
 from store.tables import integration_deliveries
 from tests.conftest import Served, connect, serve
 from tests.helpers import fails, ok
@@ -24,6 +26,19 @@ pytestmark = pytest.mark.anyio
 
 HOOK = "https://hooks.example.test/aws-ops"
 PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(autouse=True)
+def deliveries_stay_queued(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API's view of the outbox, with no worker sending (tests/test_integrations_delivery.py sends)."""
+
+    async def hold(
+        self: DeliveryWorker, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        task_status.started()
+        await anyio.sleep_forever()
+
+    monkeypatch.setattr(DeliveryWorker, "run", hold)
 
 
 @pytest.fixture
@@ -51,7 +66,8 @@ def registry(served: Served):
 
 
 def webhook(**changes) -> dict:
-    return {"name": "slack", "type": "WEBHOOK", "endpoint": HOOK, **changes}
+    """Listening to audit events only: its own state changes (a test event makes it TESTING) queue nothing."""
+    return {"name": "slack", "type": "WEBHOOK", "endpoint": HOOK, "events": ["aws.write"], **changes}
 
 
 def problem(response: httpx2.Response, status: int) -> dict:

@@ -85,6 +85,8 @@ class Api:
     outbox: Outbox
     principal_of: Callable[[Mapping[str, Any]], Principal]
     document: dict[str, Any] = field(default_factory=dict)
+    wake: Callable[[], None] = lambda: None
+    """Tells the delivery worker something is due now (a test event, a replay)."""
 
 
 async def blocking(fn: Callable[..., Any], *args: Any) -> Any:
@@ -215,6 +217,7 @@ async def send_test_event(api: Api, request: Request) -> Response:
     await blocking(api.registry.start_test, integration_id)
     subject = api.principal_of(request.scope).subject
     event_id, delivery_id = await blocking(api.outbox.test, integration_id, subject)
+    api.wake()
     return model_response(TestQueued(event_id=event_id, delivery_id=delivery_id), 202)
 
 
@@ -239,7 +242,9 @@ async def list_deliveries(api: Api, request: Request) -> Response:
 
 async def replay_delivery(api: Api, request: Request) -> Response:
     integration_id, delivery_id = path_id(request), path_id(request, "delivery_id")
-    return model_response(await blocking(api.outbox.replay, integration_id, delivery_id), 202)
+    replayed = await blocking(api.outbox.replay, integration_id, delivery_id)
+    api.wake()
+    return model_response(replayed, 202)
 
 
 async def openapi_document(api: Api, request: Request) -> Response:
@@ -424,12 +429,15 @@ async def http_problem(request: Request, error: Exception) -> Response:
 
 
 def integrations_app(
-    registry: IntegrationRegistry, outbox: Outbox, principal_of: Callable[[Mapping[str, Any]], Principal]
+    registry: IntegrationRegistry,
+    outbox: Outbox,
+    principal_of: Callable[[Mapping[str, Any]], Principal],
+    wake: Callable[[], None] = lambda: None,
 ) -> Starlette:
     """The API as an ASGI app to mount at PREFIX: unknown paths and methods answer problem details too."""
     from web.openapi import document
 
-    api = Api(registry, outbox, principal_of, document(ENDPOINTS))
+    api = Api(registry, outbox, principal_of, document(ENDPOINTS), wake)
     paths: dict[str, list[Endpoint]] = {}
     for endpoint in ENDPOINTS:
         paths.setdefault(endpoint.path.removeprefix(PREFIX), []).append(endpoint)
