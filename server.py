@@ -142,10 +142,12 @@ class OpsServer(MCPServer):
     async def _started(self, _: MCPServer) -> AsyncIterator[dict[str, Any]]:
         """The SDK's server lifespan: entered when the HTTP app starts (http_app.py), when stdio starts, and for
         each SSE connection. A fresh install's search index starts building here, off the event loop, when
-        search_operations is published."""
+        search_operations is published; the inventory's write-through and scheduler run while it lasts (the
+        first entry's: an SSE connection's starts nothing more)."""
         if GenericTools.toolset in self.app.toolsets:
             self.app.provider(GenericTools).start_index_build()
-        yield {}
+        async with self.app.provider(Fleet).background():
+            yield {}
 
     async def list_tools(self) -> list[MCPTool]:
         """Every tool, with schemas compacted once: every client pays for this list in its context window."""

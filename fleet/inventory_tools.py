@@ -5,7 +5,8 @@ A refresh runs every (account, region, collector) listing on the fan-out of flee
 limits, progress and per-target errors. Each listing's operations pass the guard as reads for that account
 before it starts. A listing that completes replaces its partition (what vanished gets a tombstone, kept 7 days);
 one that fails, or passes the per-target cap, keeps the partition's rows and marks it failed, so queries report
-it as stale instead of losing resources.
+it as stale instead of losing resources. `refresh_held` lists every partition the inventory holds again (the
+background refresh, fleet/scheduler.py).
 """
 
 import dataclasses
@@ -24,6 +25,7 @@ from fleet.fanout import TargetError
 from fleet.listings import Job, Listings, partition_region
 from fleet.query import classify_failure, elapsed_ms
 from fleet.selectors import ACCOUNTS_DESCRIPTION, REGIONS_DESCRIPTION, AccountsSpec, RegionsSpec, region_patterns
+from fleet.write_through import WriteThrough
 from inventory.collectors import COLLECTORS, Collector
 from inventory.store import Inventory
 from tooling import ANY_READ, Runtime, tool
@@ -73,6 +75,8 @@ class InventoryTools(FleetBase):
         super().__init__(runtime)
         self.inventory = Inventory(runtime.store)
         self.listings = Listings(self.executor, self.guard, self.clients, self.inventory, self.settings.fleet_max_items)
+        self.write_through = WriteThrough(self.executor, self.clients, self.inventory, self.listings, self.fanout)
+        runtime.executor.on_success(self.write_through.observe)
 
     @tool("Refresh the resource inventory", calls=ANY_READ, idempotent=True)
     async def refresh_inventory(
