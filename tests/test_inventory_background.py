@@ -8,13 +8,17 @@ import time
 import anyio
 import anyio.to_thread
 import pytest
+from sqlalchemy import select
 
-from config import Settings
+from config import ConfigError, Settings, load_settings
 from fleet.provider import Fleet
-from fleet.scheduler import Round
+from fleet.scheduler import Round, Scheduler
+from guard.audit import AuditLog
+from inventory import FleetResults, Inventory, Resource
 from sandbox import DEFAULT_ACCOUNT
 from store import open_store
 from store.locks import RoundLock
+from store.tables import fleet_results
 from tests.aws_proxy import misbehaving_aws
 from tests.conftest import ACCESS_KEY, Served, connect, serve
 from tests.helpers import audit_records, ok
@@ -192,3 +196,48 @@ async def test_one_holder_of_a_round_lock_at_a_time_across_connections(make_sett
     finally:
         one.close()
         other.close()
+
+
+async def test_housekeeping_purges_what_expired_and_marks_partitions_the_refresh_missed_stale(
+    make_settings, database_url, tmp_path
+):
+    day = 86400.0
+    now = [1_700_000_000.0]
+    store = open_store(make_settings(AWS_MCP_DATABASE_URL=database_url))
+    inventory, results = Inventory(store, clock=lambda: now[0]), FleetResults(store, clock=lambda: now[0])
+    secret = Resource(f"arn:aws:secretsmanager:us-east-1:{DEFAULT_ACCOUNT}:secret:x", DEFAULT_ACCOUNT, "us-east-1",
+                      "secretsmanager", SECRETS, "x", {}, {})  # fmt: skip
+
+    def scheduler(refresh_days: float) -> Scheduler:
+        audit = AuditLog(str(tmp_path / "audit.jsonl"))
+        return Scheduler(lambda _: anyio.sleep(0), inventory, results, store, audit, refresh_days * day)
+
+    try:
+        inventory.record_partition(DEFAULT_ACCOUNT, "us-east-1", SECRETS, [secret], complete=True)
+        now[0] += day
+        inventory.record_partition(DEFAULT_ACCOUNT, "us-east-1", SECRETS, [], complete=True)  # x: a tombstone
+        now[0] += 8 * day
+        inventory.record_partition(DEFAULT_ACCOUNT, "eu-west-1", SECRETS, [], complete=True)
+        expired = results.save("jwt:alice", {}, [1], ttl_seconds=60)
+        now[0] += 120
+        kept = results.save("jwt:alice", {}, [2], ttl_seconds=3600)
+
+        await scheduler(0).housekeep()  # no background refresh: nothing says how old is too old
+        first = {(p["region"], p["status"]) for p in inventory.status().partitions}
+        await scheduler(1).housekeep()
+        second = {(p["region"], p["status"]) for p in inventory.status().partitions}
+        status = inventory.status()
+        with store.reading() as connection:
+            handles = set(connection.execute(select(fleet_results.c.handle)).scalars())
+        assert handles == {kept} and expired not in handles
+    finally:
+        store.close()
+    assert status.tombstones == 0 and inventory.query(changed_since=0).total == 0
+    assert first == {("us-east-1", "ok"), ("eu-west-1", "ok")}
+    assert second == {("us-east-1", "stale"), ("eu-west-1", "ok")}
+
+
+@pytest.mark.parametrize("minutes", ["0.5", "-1", "nan", "20000"])
+def test_a_refresh_interval_below_a_minute_or_beyond_a_week_stops_start_up(minutes: str) -> None:
+    with pytest.raises(ConfigError, match="AWS_MCP_INVENTORY_REFRESH_MINUTES"):
+        load_settings({"AWS_MCP_INVENTORY_REFRESH_MINUTES": minutes}, env_file=None)
