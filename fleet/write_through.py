@@ -8,9 +8,10 @@ resolved target (the caller's role, profile or session keys) and the writer's pr
 the guard as a read, on the fleet fan-out and its token buckets. Only partitions the inventory already holds
 (someone refreshed them) are listed, so a server whose inventory nobody uses pays nothing.
 
-The queue coalesces (a burst of writes into one partition lists it once) and is bounded: past `QUEUE_LIMIT`
-partitions waiting, new ones are dropped with a warning, and the next refresh catches up. A listing that fails
-is logged (its error code and message, never parameters) and leaves the partition as it was.
+The queue coalesces (writes gather for GATHER_SECONDS, so a burst into one partition lists it once) and is
+bounded: past `QUEUE_LIMIT` partitions waiting, new ones are dropped with a warning, and the next refresh catches
+up. A listing that fails is logged (its error code and message, never parameters) and leaves the partition as it
+was.
 """
 
 import threading
@@ -38,6 +39,9 @@ log = get_logger(__name__)
 QUEUE_LIMIT = 256
 """Partitions waiting at most."""
 LISTINGS_AT_ONCE = 4
+GATHER_SECONDS = 0.2
+"""How long the worker lets writes gather once the first comes: a burst of writes (a script, a loop of the
+model's) into one partition is then listed once, not once per write."""
 WRITES = frozenset({OpClass.WRITE, OpClass.DESTRUCTIVE})
 
 
@@ -93,6 +97,7 @@ class WriteThrough:
             async with anyio.create_task_group() as group:
                 while True:
                     await self._wake.wait()
+                    await anyio.sleep(GATHER_SECONDS)
                     self._wake = anyio.Event()
                     while self._queue:
                         await places.acquire()  # taken before popping: writes keep coalescing meanwhile
