@@ -209,6 +209,7 @@ class Settings(BaseModel):
     fleet_rate_per_second: float = Field(20.0, alias="AWS_MCP_FLEET_RATE_PER_SECOND", gt=0, le=10_000)
     webhook_allow_private: bool = Field(False, alias="AWS_MCP_WEBHOOK_ALLOW_PRIVATE")
     integration_queue_size: int = Field(10_000, alias="AWS_MCP_INTEGRATION_QUEUE_SIZE", ge=10, le=1_000_000)
+    inventory_refresh_minutes: float = Field(0.0, alias="AWS_MCP_INVENTORY_REFRESH_MINUTES", ge=0, le=10_080)
     accounts: dict[str, AccountAlias] = Field(default_factory=dict, exclude=True)
     unknown_variables: tuple[UnknownVariable, ...] = Field((), exclude=True)
 
@@ -326,6 +327,13 @@ class Settings(BaseModel):
             if value.strip().lower() in TRUE_WORDS | {"0", "false", "no", "off", ""}:
                 return value.strip().lower() in TRUE_WORDS
             raise ValueError("must be true or false")
+        return value
+
+    @field_validator("inventory_refresh_minutes")
+    @classmethod
+    def _off_or_a_minute(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("0 (off) or at least 1 minute: every round lists every partition the inventory holds")
         return value
 
     @field_validator("files_root")

@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -144,14 +144,14 @@ class OpsServer(MCPServer):
     async def _started(self, _: MCPServer) -> AsyncIterator[dict[str, Any]]:
         """The SDK's server lifespan: entered when the HTTP app starts (http_app.py), when stdio starts, and for
         each SSE connection. A fresh install's search index starts building here, off the event loop, when
-        search_operations is published."""
+        search_operations is published; the inventory's write-through and scheduler run while it lasts (the
+        first entry's: an SSE connection's starts nothing more)."""
         if GenericTools.toolset in self.app.toolsets:
             self.app.provider(GenericTools).start_index_build()
-        integrations = self.app.runtime.integrations
-        if self.app.runtime.transport == "stdio" and integrations is not None:
-            async with integrations.running():  # over HTTP, the app's lifespan runs them (http_app.py)
-                yield {}
-        else:
+        async with AsyncExitStack() as stack:
+            if self.app.runtime.transport == "stdio":  # over HTTP, the app's lifespan runs them (http_app.py)
+                await stack.enter_async_context(self.app.runtime.integrations.running())
+            await stack.enter_async_context(self.app.provider(Fleet).background())
             yield {}
 
     async def list_tools(self) -> list[MCPTool]:

@@ -8,6 +8,9 @@ policies or confirmations.
 Worker threads are shared through a capacity limiter; `nested` hands a fan-out its own, smaller
 limiter whose threads are still counted against the shared one, so one fan-out never starves
 other callers.
+
+Observers (`on_success`) hear of every call that returned, on the event loop, after it returned:
+the inventory's write-through starts there. They share one list with nested executors.
 """
 
 from collections.abc import Callable
@@ -23,8 +26,13 @@ from core.calls import AwsCall
 from core.clients import AwsClients
 from core.errors import from_exception
 from core.invocation import ensure_invocation
+from observability.logs import get_logger
 
 T = TypeVar("T")
+log = get_logger(__name__)
+
+CallObserver = Callable[[AwsCall, OpClass, Any], None]
+"""`observer(call, op_class, result)`: called on the event loop after a call succeeded; must not block or raise."""
 
 
 class CallGuard(Protocol):
@@ -56,6 +64,11 @@ class AwsExecutor:
         self.guard = guard
         self._limiter = anyio.CapacityLimiter(max_workers)
         self._parent = parent
+        self._observers: list[CallObserver] = parent._observers if parent is not None else []
+
+    def on_success(self, observer: CallObserver) -> None:
+        """Tell `observer` of every call that succeeds from now on, through this executor or any nested in it."""
+        self._observers.append(observer)
 
     def nested(self, max_workers: int) -> "AwsExecutor":
         """An executor whose calls take a place in its own limiter and in this one's."""
@@ -94,17 +107,26 @@ class AwsExecutor:
 
         ensure_invocation()  # on the event loop, so the worker thread's copy of the context shares it
 
-        def first() -> tuple[AwsCall, T | _Confirm]:
+        def first() -> tuple[AwsCall, OpClass, T | _Confirm]:
             call = build()
-            if self.guard.check(call) is OpClass.DESTRUCTIVE:
-                return call, _CONFIRM
-            return call, work(call, self.clients.client(call.target, call.service))
+            op_class = self.guard.check(call)
+            if op_class is OpClass.DESTRUCTIVE:
+                return call, op_class, _CONFIRM
+            return call, op_class, work(call, self.clients.client(call.target, call.service))
 
-        call, result = await self.run_blocking(first)
+        call, op_class, result = await self.run_blocking(first)
         if isinstance(result, _Confirm):
             await self.guard.confirm(call)
             result = await self.run_blocking(lambda: work(call, self.clients.client(call.target, call.service)))
+        self._succeeded(call, op_class, result)
         return call, result
+
+    def _succeeded(self, call: AwsCall, op_class: OpClass, result: Any) -> None:
+        for observer in self._observers:
+            try:
+                observer(call, op_class, result)
+            except Exception:  # an observer's failure never fails the call that already succeeded
+                log.exception("an observer of %s failed", call.qualified)
 
     async def presign(self, call: AwsCall, expires_in: int) -> str:
         """A presigned URL is signed locally, but it grants whatever the call would do: guard it the same."""

@@ -5,5 +5,8 @@
 service exists in and an account has enabled), `plan.py` (selectors → the target matrix, each target with the
 credentials that reach it), `fanout.py` (running one piece of work per target: a global concurrency limit, token
 buckets per account × region × service, back-off when AWS throttles, progress, per-target errors),
-`query.py` (`fleet_query`'s per-target read and the result), `tools.py` (the MCP tools).
+`query.py` (`fleet_query`'s per-target read and the result), `tools.py` (the MCP tools), `listings.py` (one
+inventory listing into its partition), `inventory_tools.py` (the inventory tools), `write_through.py` (partitions
+listed again after the server's own writes), `scheduler.py` (the background refresh and housekeeping),
+`provider.py` (all of it on one instance, and its background work).
 """

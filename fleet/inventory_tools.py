@@ -5,7 +5,8 @@ A refresh runs every (account, region, collector) listing on the fan-out of flee
 limits, progress and per-target errors. Each listing's operations pass the guard as reads for that account
 before it starts. A listing that completes replaces its partition (what vanished gets a tombstone, kept 7 days);
 one that fails, or passes the per-target cap, keeps the partition's rows and marks it failed, so queries report
-it as stale instead of losing resources.
+it as stale instead of losing resources. `refresh_held` lists every partition the inventory holds again (the
+background refresh, fleet/scheduler.py).
 """
 
 import dataclasses
@@ -16,15 +17,16 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from catalog.classify import OpClass
-from core.calls import AwsCall, ResolvedTarget
-from core.errors import InvalidInput, NotARead
-from core.invocation import activate, current, deactivate
+from core.calls import Target
+from core.errors import InvalidInput
+from core.invocation import Invocation, current
 from fleet.base import FleetBase, progress_reporter
 from fleet.fanout import TargetError
-from fleet.query import Cell, classify_failure, elapsed_ms
+from fleet.listings import Job, Listings, partition_region
+from fleet.query import classify_failure, elapsed_ms
 from fleet.selectors import ACCOUNTS_DESCRIPTION, REGIONS_DESCRIPTION, AccountsSpec, RegionsSpec, region_patterns
-from inventory.collectors import COLLECTORS, CollectContext, Collector, Truncated
-from inventory.models import GLOBAL_REGION as GLOBAL_PARTITION
+from fleet.write_through import WriteThrough
+from inventory.collectors import COLLECTORS, Collector
 from inventory.store import Inventory
 from tooling import ANY_READ, Runtime, tool
 
@@ -72,6 +74,9 @@ class InventoryTools(FleetBase):
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime)
         self.inventory = Inventory(runtime.store)
+        self.listings = Listings(self.executor, self.guard, self.clients, self.inventory, self.settings.fleet_max_items)
+        self.write_through = WriteThrough(self.executor, self.clients, self.inventory, self.listings, self.fanout)
+        runtime.executor.on_success(self.write_through.observe)
 
     @tool("Refresh the resource inventory", calls=ANY_READ, idempotent=True)
     async def refresh_inventory(
@@ -90,44 +95,75 @@ class InventoryTools(FleetBase):
             raise InvalidInput(f"regions: {problem}") from None
         invocation = current()
         fleet = await self.executor.run_blocking(self.planner.accounts, accounts, invocation)
-        jobs: list[tuple[Cell, Collector]] = []
+        jobs: list[Job] = []
         for collector in chosen:
             scoped = ("*",) if collector.scope == "global" else patterns
-            service = "iam" if collector.scope == "global" else collector.service  # one cell per account
-            jobs += [(cell, collector) for cell in await self.matrix.cells(fleet, scoped, service)]
+            jobs += [(cell, collector) for cell in await self.matrix.cells(fleet, scoped, _cell_service(collector))]
         concurrency = min(max_concurrency or self.settings.fleet_concurrency, self.settings.fleet_concurrency)
+        return await self._refresh(jobs, concurrency, invocation, started)
+
+    async def refresh_held(self, invocation: Invocation) -> RefreshResult:
+        """List again every partition the inventory holds (the background refresh), each account reached as a
+        refresh names it: through the alias whose account it is, else by its id (AWS_MCP_ORG_ROLE_NAME)."""
+        started = time.perf_counter()
+        held: dict[str, dict[str, set[str]]] = {}
+        for account, region, type_ in await self.executor.run_blocking(self.inventory.partition_keys):
+            if type_ in COLLECTORS:
+                held.setdefault(account, {}).setdefault(type_, set()).add(region)
+        jobs: list[Job] = []
+        if held:
+            aliases = await self.executor.run_blocking(self._aliases_by_account, invocation)
+            names = [aliases.get(account, account) for account in held]
+            fleet = await self.executor.run_blocking(self.planner.accounts, names, invocation)
+            for account, reached in zip(held, fleet, strict=True):
+                reached = dataclasses.replace(reached, account_id=reached.account_id or account)
+                for type_, regions in held[account].items():
+                    collector = COLLECTORS[type_]
+                    scoped = ("*",) if collector.scope == "global" else tuple(sorted(regions))
+                    cells = await self.matrix.cells([reached], scoped, _cell_service(collector))
+                    jobs += [(cell, collector) for cell in cells if partition_region(cell, collector) in regions]
+        return await self._refresh(jobs, self.settings.fleet_concurrency, invocation, started)
+
+    async def _refresh(
+        self, jobs: list[Job], concurrency: int, invocation: Invocation, started: float
+    ) -> RefreshResult:
+        """Run the listings on the fan-out; failures recorded, the audit summary on `invocation`."""
+        callable_jobs = [job for job in jobs if job[0].error is None]
         attempts = await self.fanout.run(
-            jobs,
-            self._listing,
+            callable_jobs,
+            self.listings.run,
             key=lambda job: (job[0].account, job[0].region, job[1].service),
             concurrency=concurrency,
             classify=lambda job, error: classify_failure(job[0], error),
             on_progress=progress_reporter(invocation),
         )
+        outcome = dict(zip(map(id, callable_jobs), attempts, strict=True))
         failures: list[RefreshFailure] = []
         counts: dict[str, int] = {}
         resources: dict[str, int] = {}
         changes = {"added": 0, "updated": 0, "unchanged": 0, "deleted": 0}
         failed: list[tuple[str, str, str, str]] = []
-        for (cell, collector), attempt in zip(jobs, attempts, strict=True):
-            error = cell.error or attempt.error
-            if error is None and attempt.value is not None:
-                listed, outcome, truncated = attempt.value
+        for job in jobs:
+            cell, collector = job
+            attempt = outcome.get(id(job))
+            error = cell.error or (attempt.error if attempt is not None else None)
+            if error is None and attempt is not None and attempt.value is not None:
+                listed, written, truncated = attempt.value
                 resources[collector.type] = resources.get(collector.type, 0) + listed
                 for name in changes:
-                    changes[name] += getattr(outcome, name)
+                    changes[name] += getattr(written, name)
                 if truncated:
                     error = TargetError("output_truncated", "output_truncated", f"more than {listed} resources")
             if error is None:
                 counts["ok"] = counts.get("ok", 0) + 1
                 continue
             counts[error.kind] = counts.get(error.kind, 0) + 1
-            region = GLOBAL_PARTITION if collector.scope == "global" else cell.region
+            region = partition_region(cell, collector)
             failures.append(RefreshFailure(account=cell.account, region=region, type=collector.type, **error.__dict__))
             if error.kind != "output_truncated":  # a listing cut at the cap was recorded as failed already
                 failed.append((cell.account, region, collector.type, f"{error.code}: {error.message}"))
         if failed:
-            await self.executor.run_blocking(self._record_failures, failed)
+            await self.executor.run_blocking(self.listings.record_failures, failed)
         invocation.extra = {
             "class": OpClass.READ.value,
             "fleet": {"listings": len(jobs), "counts": counts, "resources": resources, "changes": changes},
@@ -140,6 +176,19 @@ class InventoryTools(FleetBase):
             failures=[failure.model_dump() for failure in failures[:FAILURES_SHOWN]],
             duration_ms=elapsed_ms(started),
         )
+
+    def _aliases_by_account(self, invocation: Invocation) -> dict[str, str]:
+        """The configured aliases by the account each reaches (its role's, else its credentials' identity: one
+        GetCallerIdentity per credentials, cached); an alias that cannot say is left out."""
+        found: dict[str, str] = {}
+        for alias in sorted(self.settings.accounts):
+            try:
+                target = self.clients.resolve(Target(account=alias), invocation.environment, None)
+                account = target.role_account or self.clients.reached_account(target)
+            except Exception:  # noqa: BLE001 - an alias without working credentials: reached by id, or reported
+                continue
+            found.setdefault(account, alias)
+        return found
 
     @tool("Query the resource inventory", idempotent=True, changes_state=False)
     async def query_inventory(
@@ -209,37 +258,7 @@ class InventoryTools(FleetBase):
             raise InvalidInput(f"unknown resource type {', '.join(map(repr, unknown))}; types: {', '.join(COLLECTORS)}")
         return [COLLECTORS[name] for name in dict.fromkeys(types)]
 
-    async def _listing(self, job: tuple[Cell, Collector]) -> tuple[int, Any, bool]:
-        cell, collector = job
-        assert cell.target is not None
-        scratch = dataclasses.replace(current(), calls=[], extra={})
-        token = activate(scratch)
-        try:
-            return await self.executor.run_blocking(self._list, cell, collector, abandon=True)
-        finally:
-            deactivate(token)
 
-    def _list(self, cell: Cell, collector: Collector) -> tuple[int, Any, bool]:
-        """In a worker thread: the guard for each operation, the listing, and its partition written."""
-        target: ResolvedTarget = cell.target  # type: ignore[assignment]
-        for operation in collector.operations:
-            call = AwsCall(target, collector.service, operation, {}, f"inventory {collector.type}")
-            if self.guard.check(call) is not OpClass.READ:
-                raise NotARead(f"{collector.service}:{operation} is not a read for account {cell.account}")
-        region = GLOBAL_PARTITION if collector.scope == "global" else cell.region
-        context = CollectContext(
-            cell.account, region, lambda service: self.clients.client(target, service), self.settings.fleet_max_items
-        )
-        try:
-            listed = collector.collect(context)
-        except Truncated as cut:
-            outcome = self.inventory.record_partition(
-                cell.account, region, collector.type, cut.resources, complete=False, error="more resources than the cap"
-            )
-            return len(cut.resources), outcome, True
-        outcome = self.inventory.record_partition(cell.account, region, collector.type, listed, complete=True)
-        return len(listed), outcome, False
-
-    def _record_failures(self, failed: list[tuple[str, str, str, str]]) -> None:
-        for account, region, type_, error in failed:
-            self.inventory.record_partition(account, region, type_, [], complete=False, error=error)
+def _cell_service(collector: Collector) -> str:
+    """The service whose regions a collector's cells cover; a global collector gets one cell per account."""
+    return "iam" if collector.scope == "global" else collector.service

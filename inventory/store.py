@@ -46,10 +46,13 @@ class Inventory:
         *,
         complete: bool,
         error: str | None = None,
+        listed_since: float | None = None,
     ) -> PartitionOutcome:
         """Write one listing's resources. `complete`: the listing finished, so rows of this partition it did not
         return are tombstoned; otherwise (it failed part-way) nothing is tombstoned and the partition is marked
-        failed with `error`, its last success unchanged."""
+        failed with `error`, its last success unchanged. `listed_since`: when the listing began (`now()`); rows
+        written after that (a write-through, another listing) were created while it ran, and a listing that
+        began before them is no proof that they are gone."""
         now = self._clock()
         counts = Counts()
         seen: set[str] = set()
@@ -71,13 +74,40 @@ class Inventory:
         with self._store.transaction(durable=False) as connection:
             deleted = 0
             if complete:
-                live = connection.execute(select(resources.c.arn).where(in_partition)).scalars()
+                listed = (
+                    in_partition if listed_since is None else and_(in_partition, resources.c.last_seen < listed_since)
+                )
+                live = connection.execute(select(resources.c.arn).where(listed)).scalars()
                 gone = [arn for arn in live if arn not in seen]
                 for start in range(0, len(gone), CHUNK):
                     deleted += tombstone(connection, gone[start : start + CHUNK], now)
             count = connection.execute(select(func.count()).select_from(resources).where(in_partition)).scalar_one()
             self._save_partition(connection, (account, region, type), now, complete, error, count)
         return PartitionOutcome(counts.added, counts.updated, counts.unchanged, deleted)
+
+    def now(self) -> float:
+        """The inventory's clock: what `listed_since` is measured on."""
+        return self._clock()
+
+    def holds(self, account: str, region: str, type: str) -> bool:
+        """Whether a listing of this partition was ever recorded (write-through serves only those)."""
+        with self._store.reading() as connection:
+            found = connection.execute(
+                select(partitions.c.status).where(
+                    partitions.c.account == account, partitions.c.region == region, partitions.c.type == type
+                )
+            ).first()
+        return found is not None
+
+    def partition_keys(self) -> list[tuple[str, str, str]]:
+        """Every (account, region, type) a listing was recorded for, in order."""
+        with self._store.reading() as connection:
+            rows = connection.execute(
+                select(partitions.c.account, partitions.c.region, partitions.c.type).order_by(
+                    partitions.c.account, partitions.c.region, partitions.c.type
+                )
+            )
+            return [(row.account, row.region, row.type) for row in rows]
 
     def upsert(self, resources_: Iterable[Resource]) -> None:
         """Write-through after one of the server's own writes: rows keep the partition that lists them (a new

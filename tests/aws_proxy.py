@@ -19,6 +19,8 @@ THROTTLED = (
     b"<Message>Request limit exceeded.</Message></Error></Errors><RequestID>x</RequestID></Response>"
 )
 
+REFUSED = b'{"__type": "AccessDeniedException", "message": "refused by the test proxy"}'
+
 
 class MisbehavingAws:
     def __init__(self, upstream: str) -> None:
@@ -27,6 +29,8 @@ class MisbehavingAws:
         self.delay = 0.0
         self.throttle: set[tuple[str, str]] = set()
         """(account, region) pairs whose every request (but STS's) answers RequestLimitExceeded."""
+        self.refused: set[str] = set()
+        """JSON-protocol operations (their X-Amz-Target, "secretsmanager.ListSecrets") answered AccessDenied."""
         self.keys: dict[str, str] = {}
         self.requests: Counter[tuple[str, str, str]] = Counter()
         """(account or access key, region, service) → requests that reached the proxy."""
@@ -45,6 +49,9 @@ class MisbehavingAws:
             time.sleep(self.delay)
         if service != "sts" and (account, region) in self.throttle:
             self._answer(handler, 400, THROTTLED, "text/xml")
+            return
+        if handler.headers.get("X-Amz-Target", "").lower() in {name.lower() for name in self.refused}:
+            self._answer(handler, 400, REFUSED, "application/x-amz-json-1.1")
             return
         connection = http.client.HTTPConnection(*self.upstream, timeout=30)
         headers = {name: value for name, value in handler.headers.items() if name.lower() != "host"}

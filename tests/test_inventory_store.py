@@ -175,6 +175,32 @@ def test_write_through_upserts_and_deletions_show_at_once(inventory, clock):
     assert inventory.query(changed_since=clock.now).total == 2
 
 
+def test_a_listing_tombstones_nothing_written_while_it_ran(inventory, clock):
+    list_instances(inventory, [instance(1), instance(3)])
+    clock.advance(60)
+    began = inventory.now()  # a long listing starts; it will find instance 1 only
+    clock.advance(5)
+    list_instances(inventory, [instance(1), instance(2), instance(3)])  # a write-through meanwhile: 2 was created
+    clock.advance(5)
+    outcome = list_instances(inventory, [instance(1)], listed_since=began)
+    live = inventory.query(type="ec2:instance")
+    assert sorted(by_arn(live)) == [instance(1).arn, instance(2).arn, instance(3).arn] and outcome.deleted == 0
+    clock.advance(5)
+    assert list_instances(inventory, [instance(1)], listed_since=inventory.now()).deleted == 2  # the control
+
+
+def test_holds_names_only_partitions_a_listing_recorded(inventory):
+    assert not inventory.holds(ACCOUNT, "us-east-1", "ec2:instance") and inventory.partition_keys() == []
+    inventory.upsert([instance(1)])
+    assert not inventory.holds(ACCOUNT, "us-east-1", "ec2:instance")
+    list_instances(inventory, [], complete=False, error="AccessDenied")
+    inventory.record_partition(ACCOUNT, "global", "s3:bucket", [], complete=True)
+    assert inventory.holds(ACCOUNT, "us-east-1", "ec2:instance") and not inventory.holds(
+        ACCOUNT, "eu-west-1", "ec2:instance"
+    )
+    assert inventory.partition_keys() == [(ACCOUNT, "global", "s3:bucket"), (ACCOUNT, "us-east-1", "ec2:instance")]
+
+
 def test_s3_buckets_listed_once_per_account_keep_their_own_region(inventory, clock):
     inventory.upsert([bucket("made-by-a-tool", "eu-west-1")])  # its own partition until a listing claims it
     clock.advance(10)
