@@ -14,11 +14,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import anyio
 import boto3
+from botocore.config import Config
 from mcp import Client
 
 from bench import processes
@@ -59,6 +61,32 @@ def prime(endpoint: str) -> None:
     boto3.client("ec2", region_name=REGION, endpoint_url=endpoint, **aws_keys()).describe_vpcs()
 
 
+def bare_floor(endpoint: str, targets: int) -> float:
+    """Seconds for `targets` DescribeVpcs from CONCURRENCY threads of bare boto3 (one client per region, one
+    set of keys, connections already open) through the same proxy: what the proxy and this machine allow."""
+    config = Config(max_pool_connections=CONCURRENCY)
+    clients = [
+        boto3.client("ec2", region_name=region, endpoint_url=endpoint, config=config, **aws_keys())
+        for region in REGIONS
+    ]
+
+    def read(index: int) -> None:
+        clients[index % len(clients)].describe_vpcs()
+
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        list(pool.map(read, range(targets)))
+        started = time.perf_counter()
+        list(pool.map(read, range(targets)))
+        return time.perf_counter() - started
+
+
+def floor_in_process(endpoint: str, targets: int) -> float:
+    """bare_floor in a process of its own, as the server is: not sharing the proxy's interpreter."""
+    command = [sys.executable, "-m", "bench.fleet", "floor", endpoint, str(targets)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=processes.ROOT)
+    return float(done.stdout)
+
+
 def build_index(cache: Path) -> None:
     """The operation-search index, built before the server starts (as the image and `make` do): a server that
     builds it loads every botocore model, hundreds of MB that would be counted as the fan-out's."""
@@ -94,8 +122,13 @@ async def timed_query(client: Client, management: str) -> tuple[float, dict[str,
 
 
 def rows(
-    cold: float, warm: float, targets: int, aws: LatentAws, requests: tuple[int, int], rss: tuple[float, float, float]
+    times: tuple[float, float, float],
+    targets: int,
+    aws: LatentAws,
+    requests: tuple[int, int],
+    rss: tuple[float, float, float],
 ) -> list[Row]:
+    cold, warm, floor = times
     mean = aws.mean_delay()
     bound = math.ceil(targets / CONCURRENCY) * mean
     scale = f"{MEMBERS} accounts × {len(REGIONS)} regions = {targets:,} targets"
@@ -109,6 +142,9 @@ def rows(
             f"fleet_query {READ['service']} {READ['operation']}, {scale}, {latency}, cold credentials", f"{cold:.2f} s"
         ),
         Row(f"fleet_query, {scale}, warm credentials", f"{warm:.2f} s"),
+        Row(
+            f"floor: bare boto3, {CONCURRENCY} threads, the same {targets:,} reads through the proxy", f"{floor:.2f} s"
+        ),
         at_most("fleet_query warm ÷ lower bound", warm / bound, RATIO_TARGET, "×"),
         at_most("fleet_query cold ÷ lower bound (organization listed, 60 AssumeRoles)", cold / bound, None, "×"),
         Row("fleet_query AWS requests: cold / warm", f"{requests[0]:,} / {requests[1]:,}"),
@@ -137,7 +173,8 @@ async def fleet_rows(workdir: Path, cache: Path) -> list[Row]:
                     warm, _ = await timed_query(client, management)
                 rss = (at_start, after_cold, server.rss_mb())
                 requests = (between - before, len(aws.injected) - between)
-    return rows(cold, warm, answer["targets"], aws, requests, rss)
+            floor = await anyio.to_thread.run_sync(floor_in_process, endpoint, answer["targets"])
+    return rows((cold, warm, floor), answer["targets"], aws, requests, rss)
 
 
 async def main() -> None:
@@ -147,4 +184,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main)
+    if sys.argv[1:2] == ["floor"]:
+        print(bare_floor(sys.argv[2], int(sys.argv[3])))
+    else:
+        anyio.run(main)
