@@ -4,7 +4,8 @@ regions (1,020 targets) with 200 ms ± 100 ms of AWS latency injected per reques
 
     ceil(targets ÷ AWS_MCP_FLEET_CONCURRENCY) × mean injected latency
 
-(each worker holds one target at a time, so no schedule finishes sooner), and the server's RSS after both.
+(each worker holds one target at a time: with latencies spread around their mean, no schedule does much better),
+beside a bare boto3 floor through the same proxy, and the server's RSS.
 moto holds the organization and answers Organizations and STS; bench/aws_latency.py delays every request and
 replays moto's DescribeVpcs answer (why: its docstring). `python -m bench.fleet` prints these rows on its own.
 """
