@@ -4,13 +4,16 @@ moto, the server under test and a bare MCP SDK server (the floor) each run in th
 this process is only the client. Overhead = tool p50 - floor p50 - direct boto3 p50, all sampled in turn within
 each round so that load from elsewhere on the machine falls on them alike. Figures are this machine's; rows are
 marked against their targets, but the bench always exits 0. The team deployment's rows (many JWT users, replicas
-sharing PostgreSQL, the cost of a /metrics scrape) are bench/team.py's.
+sharing PostgreSQL, the cost of a /metrics scrape) are bench/team.py's; the fleet's (one read over 60 accounts ×
+17 regions behind injected latency) bench/fleet.py's; the inventory's (1,000,000 rows on SQLite and PostgreSQL)
+bench/inventory.py's.
 """
 
 import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,7 @@ import boto3
 from mcp import Client, StdioServerParameters
 from mcp_types import ListToolsResult
 
-from bench import processes, team
+from bench import fleet, inventory, processes, team
 from bench.processes import ROOT, Child
 from bench.proxy import delaying_proxy
 from bench.report import Row, at_most, elapsed_ms, table, timings
@@ -211,6 +214,7 @@ async def stdio_cold_start(environment: dict[str, str], workdir: Path) -> list[R
 
 async def main() -> None:
     load = os.getloadavg()[0]
+    started = time.monotonic()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="aws-ops-bench-") as temporary:
         workdir = Path(temporary)
@@ -222,9 +226,11 @@ async def main() -> None:
             rows += await stdio_cold_start(environment, workdir)
             rows += await team.many_users(environment, workdir)
             rows += await team.replicas(environment, workdir)
+        rows += await fleet.fleet_rows(workdir, Path(environment["AWS_MCP_CACHE_DIR"]))
+        rows += await inventory.inventory_rows(workdir)
     print(
         f"\nAWS Ops MCP benchmark: {ROUNDS} rounds per timing; moto, server and floor in separate processes; "
-        f"load average {load:.1f} on {os.cpu_count()} CPUs at start\n"
+        f"load average {load:.1f} on {os.cpu_count()} CPUs at start; {time.monotonic() - started:.0f} s in all\n"
     )
     print(table(rows))
 

@@ -32,11 +32,15 @@ from dateutil.tz import tzlocal
 from catalog.models import share_data_loader
 from config import ROLE_ARN_PATTERN, ConfigError, Settings, check_region
 from core.calls import ResolvedTarget, SessionEnvironment, Target
+from core.client_classes import forget_client_classes, share_client_classes
 from core.errors import CredentialsError, InvalidInput, NoCredentials, ProfileMissing, RoleNotAllowed, UnknownAccount
 from observability.metrics import Metrics
 
 DEFAULT_REGION = "us-east-1"
-CLIENT_CACHE_SIZE = 512
+CLIENT_CACHE_SIZE = 2048
+"""Clients kept (~0.1 MB each, their classes shared: core/client_classes.py); a fleet query makes one per (account,
+region, service), 1,020 for 60 accounts × 17 regions, and a cache smaller than that makes every query build them
+all again."""
 ROLE_CREDENTIALS_CACHE_SIZE = 4096
 """Assumed-role credentials kept, per (source, role, external id, caller); past it the least recently used go."""
 
@@ -73,6 +77,7 @@ class AwsClients:
         self._clock = clock or (lambda: datetime.now(tzlocal()))
         self._lock = threading.RLock()
         self._session = self._pinned(share_data_loader(botocore.session.Session(), makes_clients=True))
+        share_client_classes(self._session)
         self._profile_sessions: dict[str, botocore.session.Session] = {}
         self._role_credentials: OrderedDict[tuple[str, str, str | None, str], DeferredRefreshableCredentials] = (
             OrderedDict()
@@ -91,6 +96,8 @@ class AwsClients:
     def on(self, event_name: str, handler: Callable[..., Any]) -> None:
         """Register a botocore event handler (`before-send`, `after-call.*`...) on clients created from now on."""
         self._session.register(event_name, handler)
+        if event_name.startswith("creating-client-class"):
+            forget_client_classes(self._session)
 
     def resolve(
         self, target: Target, environment: SessionEnvironment | None = None, session_name: str | None = None

@@ -1,11 +1,17 @@
 """`make bench` measures; this only makes sure its parts still start: the processes it runs are the server,
-moto and the bare SDK floor, each on loopback, and replicas sharing one PostgreSQL, each stopped at the end."""
+moto and the bare SDK floor, each on loopback, and replicas sharing one PostgreSQL, each stopped at the end; the
+fleet bench's latency proxy delays and replays."""
 
 import os
+import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import boto3
 
 from bench import processes, team
+from bench.aws_latency import latent_aws
 from tests.conftest import ACCESS_KEY, SECRET_KEY
 
 
@@ -46,3 +52,24 @@ def test_the_bench_replicas_start_together_on_one_database_accept_its_tokens_and
             with urllib.request.urlopen(request, timeout=10) as response:
                 assert response.status == 200 and b"aws_mcp_tool_calls_total" in response.read()
     assert all(replica.process.poll() is not None for replica in replicas)
+
+
+def test_the_fleet_bench_proxy_delays_every_request_and_replays_the_read_it_names(moto_endpoint):
+    upstream = urlsplit(moto_endpoint)
+    with latent_aws((upstream.hostname, upstream.port), 0.05, 0.02, "DescribeVpcs") as (endpoint, aws):
+        ec2 = boto3.client(
+            "ec2",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+        )
+        first = ec2.describe_vpcs()["Vpcs"]
+        started = time.perf_counter()
+        replayed = ec2.describe_vpcs()["Vpcs"]
+        spent = time.perf_counter() - started
+        ec2.describe_regions()
+    assert first and replayed == first
+    assert (aws.forwarded, aws.replays) == (2, 1)
+    assert len(aws.injected) == 3 and all(0.03 <= held <= 0.07 for held in aws.injected)
+    assert spent >= 0.03 and 0.03 <= aws.mean_delay() <= 0.07
