@@ -23,7 +23,6 @@ from core.calls import AwsCall, ResolvedTarget, Target
 from core.errors import EndpointUnreachable, OpsError, PolicyDenied
 from core.executor import AwsExecutor, send
 from core.invocation import Invocation, Principal, activate, deactivate
-from guard.guard import Guard
 from integrations.models import Integration, IntegrationType
 from tooling import audit_record
 
@@ -127,9 +126,8 @@ class AuditWriter(Protocol):
 class AwsRoute:
     """Guarded AWS calls made as `SYSTEM_PRINCIPAL`, each audited with the integration it serves."""
 
-    def __init__(self, executor: AwsExecutor, guard: Guard, audit: AuditWriter) -> None:
+    def __init__(self, executor: AwsExecutor, audit: AuditWriter) -> None:
         self.executor = executor
-        self.guard = guard
         self.audit = audit
 
     def target(self, integration: Integration, where: Destination) -> ResolvedTarget:
@@ -192,7 +190,7 @@ class AwsRoute:
                 params,
                 f"integration {integration.name}: {where.service} {operation}",
             )
-            if self.guard.check(call) is OpClass.DESTRUCTIVE:
+            if self.executor.guard.check(call) is OpClass.DESTRUCTIVE:
                 raise PolicyDenied(
                     f"{call.qualified} is classed destructive for this account (destructive_patterns); "
                     "integrations never ask for confirmation",

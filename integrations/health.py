@@ -2,28 +2,27 @@
 
 `registry.claim_due_checks` claims each due check with a conditional update, so with several replicas on one store
 one runs it; `registry.record_health` keeps the result, schedules the next check and moves the state machine
-(`failure_threshold` failures in a row → ERROR, `success_threshold` successes → ACTIVE). A check is an HTTP request
-(the check's `endpoint`, else the integration's for WEBHOOK and REST_API) to an address resolved, checked and pinned
-first (`pinned_address`), or, for EVENT_BUS and MESSAGE_QUEUE, a cheap guarded read of the destination
-(`AwsRoute.probe`). The store is reached from worker threads only; results hold no URL, header or body, so no
-secret a URL or a header carries reaches the store or the API.
+(`failure_threshold` failures in a row → ERROR, `success_threshold` successes → ACTIVE).
+
+A check is an HTTP request (the check's `endpoint`, else the integration's for WEBHOOK and REST_API) on the
+pinned-address client deliveries use (no redirects; link-local and metadata addresses refused, private ones unless
+allowed), or, for EVENT_BUS and MESSAGE_QUEUE, a cheap guarded read of the destination (`AwsRoute.probe`). The
+store is reached from worker threads only; results hold no URL, header or body, so no secret a URL or a header
+carries reaches the store or the API.
 """
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
-import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
 import httpx2
 
 from integrations.aws import AwsRoute
+from integrations.health_network import AddressRefused, pinned_client
 from integrations.models import HealthCheck, HealthResult, Integration, IntegrationType
 from integrations.registry import IntegrationNotFound, IntegrationRegistry
 
@@ -35,60 +34,6 @@ HOLD_SECONDS = 120.0
 that dies mid-check leaves it to the others after this."""
 CONCURRENCY = 8
 USER_AGENT = "aws-ops-mcp-health-check"
-METADATA_ADDRESSES = frozenset({ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("169.254.169.254")})
-
-
-class UnsafeAddress(Exception):
-    """The endpoint resolves to an address the server must not reach; the message names the address."""
-
-
-@dataclass(frozen=True)
-class Pinned:
-    """An http(s) URL's host, the address it was resolved to and checked, and the port."""
-
-    host: str
-    address: str
-    port: int
-    scheme: str
-
-    def url(self, path: str) -> str:
-        shown = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{self.scheme}://{shown}:{self.port}{path}"
-
-
-def refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_private: bool) -> str | None:
-    """Why the server must not connect to `address`, or None: link-local and metadata addresses never, private,
-    loopback and other non-global ranges only with AWS_MCP_WEBHOOK_ALLOW_PRIVATE=true."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address in METADATA_ADDRESSES or address.is_link_local:
-        return f"{address} is a link-local or metadata address"
-    if address.is_unspecified or address.is_multicast:
-        return f"{address} is not a unicast address"
-    if not address.is_global and not allow_private:
-        return f"{address} is a private or loopback address (AWS_MCP_WEBHOOK_ALLOW_PRIVATE=true allows it)"
-    return None
-
-
-async def pinned_address(url: str, allow_private: bool) -> Pinned:
-    """Resolve the URL's host (in a worker thread) and check every address it has; the first is the one to use.
-    A host with any refused address is refused: which one a later lookup picks is not ours to decide."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
-        raise UnsafeAddress("the endpoint is not an http:// or https:// URL without credentials")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        addresses = [ipaddress.ip_address(parts.hostname)]
-    except ValueError:
-        try:
-            found = await anyio.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-        except OSError:
-            raise UnsafeAddress(f"the host {parts.hostname[:253]!r} does not resolve") from None
-        addresses = list(dict.fromkeys(ipaddress.ip_address(entry[4][0]) for entry in found))
-    for address in addresses:
-        if reason := refusal(address, allow_private):
-            raise UnsafeAddress(f"refused: {reason}")
-    return Pinned(parts.hostname, str(addresses[0]), port, parts.scheme)
 
 
 class HealthChecker:
@@ -174,38 +119,26 @@ class HealthChecker:
         return HealthResult(checked_at=checked_at, healthy=healthy, status=status, latency_ms=_ms(started), error=error)
 
     async def _http(self, url: str, check: HealthCheck) -> tuple[int | None, str | None]:
-        """(status, None) when the endpoint answered, else (None, why not). No redirect is followed."""
+        """(status, None) when the endpoint answered, else (None, why not). The body is not read."""
+        headers = {"User-Agent": USER_AGENT, **check.headers}
+        content = check.body.encode() if check.body is not None else None
         try:
             with anyio.fail_after(check.timeout_seconds):
-                pinned = await pinned_address(url, self.allow_private)
-                return await self._request(pinned, url, check), None
+                async with (
+                    pinned_client(self.allow_private) as client,
+                    client.stream(
+                        check.method, url, headers=headers, content=content, timeout=check.timeout_seconds
+                    ) as response,
+                ):
+                    return response.status_code, None
         except TimeoutError:
             return None, f"no answer within {check.timeout_seconds:g} s"
-        except UnsafeAddress as refused:
+        except AddressRefused as refused:
             return None, str(refused)
         except httpx2.HTTPError as failure:
             return None, f"the request failed ({type(failure).__name__})"
-
-    async def _request(self, pinned: Pinned, url: str, check: HealthCheck) -> int:
-        parts = urlsplit(url)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        default_port = pinned.port == (443 if pinned.scheme == "https" else 80)
-        host = pinned.host if default_port else f"{pinned.host}:{pinned.port}"
-        if ":" in pinned.host:
-            host = f"[{pinned.host}]" if default_port else f"[{pinned.host}]:{pinned.port}"
-        headers = {"User-Agent": USER_AGENT, **check.headers, "Host": host}
-        extensions = {"sni_hostname": pinned.host} if pinned.scheme == "https" else {}
-        async with (
-            httpx2.AsyncClient(timeout=check.timeout_seconds, follow_redirects=False, trust_env=False) as client,
-            client.stream(
-                check.method,
-                pinned.url(path),
-                headers=headers,
-                content=check.body.encode() if check.body is not None else None,
-                extensions=extensions,
-            ) as response,
-        ):
-            return response.status_code
+        except httpx2.InvalidURL:
+            return None, "the health check endpoint is not a URL the server can request"
 
 
 def _ms(started: float) -> float:

@@ -25,32 +25,40 @@ BODY_LIMIT = MESSAGE_LIMIT - 2048
 """Room left for EventBridge's Source, DetailType and Time and for SQS/SNS message attributes and subject."""
 MARKER_BYTES = 48
 """About what a replaced value's `<N bytes sha256:…>` takes in the JSON."""
-KEPT_KEYS = ("id", "type", "truncated")
+KEPT_KEYS = ("id", "type", "timestamp", "truncated")
 
-__all__ = ["SYSTEM_SUBJECT", "Attempt", "EventBusSender", "MessageQueueSender", "fit_document"]
+__all__ = [
+    "SYSTEM_SUBJECT",
+    "Attempt",
+    "EventBusSender",
+    "MessageQueueSender",
+    "event_bus_sender",
+    "fit_document",
+    "message_queue_sender",
+]
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """One delivery attempt's outcome, as every sender reports it. `status` is the HTTP status AWS answered with
-    (None when no request was made: a policy denial, unknown credentials); `retryable` says whether another try
-    later may succeed (throttling, AWS's 5xx, timeouts, no connection), so the worker need not read statuses."""
+    """The shape of `integrations.senders.base.Attempt`, which replaces it when merged. `status` is the HTTP
+    status AWS answered with (None when no request was made: a policy denial, unknown credentials); `retryable`:
+    whether a later try may succeed (throttling, AWS's 5xx, timeouts, no connection). Always given here."""
 
     ok: bool
     status: int | None = None
     retry_after: float | None = None
     gone: bool = False
     error: str | None = None
-    retryable: bool = False
+    retryable: bool = True
 
 
-class Event(Protocol):
-    """What the outbox hands a sender: a stable id, a type, and the document sent (`model_dump`)."""
+class OutgoingEvent(Protocol):
+    """What `integrations.senders.base.OutgoingEvent` offers these senders."""
 
-    id: str
-    type: str
+    event_id: str
+    event_type: str
 
-    def model_dump(self, *, mode: str) -> dict[str, Any]: ...
+    def envelope(self) -> dict[str, Any]: ...
 
 
 def fit_document(document: Mapping[str, Any], limit: int = BODY_LIMIT) -> str:
@@ -73,70 +81,70 @@ def _dumps(value: Any) -> str:
 
 
 def _replace_largest(root: dict[str, Any], excess: int) -> bool:
-    """Replace one value under `root` so that the document shrinks, by `excess` bytes if one value can do it."""
-    node: dict[str, Any] | list[Any] = root
+    """Replace one value under `root` by its digest so that the document shrinks: the smallest value on the path of
+    largest values that saves `excess` bytes alone, else the object or list holding values too small to."""
+    parent: Any = None
+    at: Any = None
+    node: Any = root
     while True:
         keys = node.keys() if isinstance(node, dict) else range(len(node))
-        sizes = {key: len(_dumps(node[key])) for key in keys if node is not root or key not in KEPT_KEYS}  # type: ignore[index]
+        sizes = {key: len(_dumps(node[key])) for key in keys if node is not root or key not in KEPT_KEYS}
         if not sizes:
             return False
         largest = max(sizes, key=sizes.__getitem__)
-        child = node[largest]  # type: ignore[index]
-        if sizes[largest] >= excess + MARKER_BYTES:
-            if isinstance(child, dict | list) and child:
-                node = child
-                continue
-            node[largest] = digest(child)  # type: ignore[index]
+        child = node[largest]
+        enough = sizes[largest] >= excess + MARKER_BYTES
+        if enough and isinstance(child, dict | list) and child:
+            parent, at, node = node, largest, child
+        elif enough or (parent is None and sizes[largest] > MARKER_BYTES):
+            node[largest] = digest(child)
             return True
-        if node is root:
-            if sizes[largest] <= MARKER_BYTES:
-                return False
-            root[largest] = digest(child)  # type: ignore[index]
+        elif parent is None:
+            return False
+        else:
+            parent[at] = digest(node)
             return True
-        return _replace_in(root, node)
-
-
-def _replace_in(root: dict[str, Any], target: Any) -> bool:
-    """Replace `target` (a list or object somewhere under `root`) by its digest."""
-    stack: list[dict[str, Any] | list[Any]] = [root]
-    while stack:
-        node = stack.pop()
-        for key, value in node.items() if isinstance(node, dict) else enumerate(node):
-            if value is target:
-                node[key] = digest(value)  # type: ignore[index]
-                return True
-            if isinstance(value, dict | list):
-                stack.append(value)
-    return False
 
 
 def _attempt(outcome: Outcome) -> Attempt:
     return Attempt(ok=outcome.ok, status=outcome.status, error=outcome.error, retryable=outcome.retryable)
 
 
-def _attributes(event: Event) -> dict[str, dict[str, str]]:
-    """For subscription filter policies and consumers that route before parsing the body."""
-    return {
-        "event_type": {"DataType": "String", "StringValue": event.type},
-        "event_id": {"DataType": "String", "StringValue": event.id},
-    }
-
-
-def _deduplication_id(event: Event) -> str:
-    """A FIFO deduplication id from the event id (stable across retries), always within AWS's 128 characters."""
-    return hashlib.sha256(event.id.encode()).hexdigest()
-
-
-class EventBusSender:
-    """EVENT_BUS: EventBridge PutEvents to the bus ARN in `endpoint`. A failed entry (FailedEntryCount > 0) is a
-    failed attempt, retryable when EventBridge says it was throttled or failed internally."""
+class AwsSender:
+    """What both senders share: the guarded route, and nothing to close (the executor's clients are the server's)."""
 
     def __init__(self, route: AwsRoute) -> None:
         self.route = route
 
-    async def send(self, event: Event, integration: Integration, secrets: IntegrationSecrets) -> Attempt:
-        detail = fit_document(event.model_dump(mode="json"))
-        entry = {"Source": SOURCE, "DetailType": event.type, "Detail": detail, "EventBusName": integration.endpoint}
+    async def aclose(self) -> None:
+        return None
+
+
+def _attributes(event: OutgoingEvent) -> dict[str, dict[str, str]]:
+    """For subscription filter policies and consumers that route before parsing the body."""
+    return {
+        "event_type": {"DataType": "String", "StringValue": event.event_type},
+        "event_id": {"DataType": "String", "StringValue": event.event_id},
+    }
+
+
+def _deduplication_id(event: OutgoingEvent) -> str:
+    """A FIFO deduplication id from the event id (stable across retries), always within AWS's 128 characters."""
+    return hashlib.sha256(event.event_id.encode()).hexdigest()
+
+
+class EventBusSender(AwsSender):
+    """EVENT_BUS: EventBridge PutEvents to the bus ARN in `endpoint`. A failed entry (FailedEntryCount > 0) is a
+    failed attempt, retryable when EventBridge says it was throttled or failed internally."""
+
+    async def send(self, event: OutgoingEvent, integration: Integration, secrets: IntegrationSecrets) -> Attempt:
+        detail = fit_document(event.envelope())
+        entry = {
+            "Source": SOURCE,
+            "DetailType": event.event_type,
+            "Detail": detail,
+            "EventBusName": integration.endpoint,
+        }
         outcome = await self.route.call(
             integration,
             "PutEvents",
@@ -144,7 +152,7 @@ class EventBusSender:
             purpose="integrations.send",
             timeout=integration.timeout_seconds,
             audited_params={"Entries": [{**entry, "Detail": digest(detail)}]},
-            extra={"event_id": event.id, "event_type": event.type},
+            extra={"event_id": event.event_id, "event_type": event.event_type},
         )
         if outcome.ok and outcome.response and outcome.response.get("FailedEntryCount"):
             failed = (outcome.response.get("Entries") or [{}])[0]
@@ -155,22 +163,19 @@ class EventBusSender:
         return _attempt(outcome)
 
 
-class MessageQueueSender:
+class MessageQueueSender(AwsSender):
     """MESSAGE_QUEUE: SQS SendMessage to the queue URL, or SNS Publish to the topic ARN, in `endpoint`."""
 
-    def __init__(self, route: AwsRoute) -> None:
-        self.route = route
-
-    async def send(self, event: Event, integration: Integration, secrets: IntegrationSecrets) -> Attempt:
+    async def send(self, event: OutgoingEvent, integration: Integration, secrets: IntegrationSecrets) -> Attempt:
         where = destination(IntegrationType.MESSAGE_QUEUE, integration.endpoint)
-        body = fit_document(event.model_dump(mode="json"))
+        body = fit_document(event.envelope())
         params: dict[str, Any]
         if where.service == "sqs":
             operation, body_field = "SendMessage", "MessageBody"
             params = {"QueueUrl": where.endpoint, "MessageBody": body}
         else:
             operation, body_field = "Publish", "Message"
-            params = {"TopicArn": where.endpoint, "Message": body, "Subject": f"{SOURCE} {event.type}"[:100]}
+            params = {"TopicArn": where.endpoint, "Message": body, "Subject": f"{SOURCE} {event.event_type}"[:100]}
         params["MessageAttributes"] = _attributes(event)
         if where.fifo:
             params["MessageGroupId"] = integration.id
@@ -182,6 +187,17 @@ class MessageQueueSender:
             purpose="integrations.send",
             timeout=integration.timeout_seconds,
             audited_params={**params, body_field: digest(body)},
-            extra={"event_id": event.id, "event_type": event.type},
+            extra={"event_id": event.event_id, "event_type": event.event_type},
         )
         return _attempt(outcome)
+
+
+def event_bus_sender(context: Any) -> EventBusSender:
+    """`FACTORIES[EVENT_BUS]`: a `SenderContext` with the server's guarded executor and, in `extra["audit"]`, its
+    audit log."""
+    return EventBusSender(AwsRoute(context.executor, context.extra["audit"]))
+
+
+def message_queue_sender(context: Any) -> MessageQueueSender:
+    """`FACTORIES[MESSAGE_QUEUE]`, as `event_bus_sender`."""
+    return MessageQueueSender(AwsRoute(context.executor, context.extra["audit"]))
