@@ -13,7 +13,7 @@ import anyio
 import pytest
 from botocore.exceptions import ClientError
 
-from integrations.aws import SYSTEM_SUBJECT, AwsRoute, _client_error
+from integrations.aws import PROBES, SYSTEM_SUBJECT, AwsRoute, _client_error
 from integrations.health import HealthChecker
 from integrations.models import IntegrationSecrets, IntegrationSpec, State
 from integrations.registry import IntegrationRegistry
@@ -21,6 +21,7 @@ from integrations.senders.aws import BODY_LIMIT, EventBusSender, MessageQueueSen
 from sandbox import DEFAULT_ACCOUNT, PROD_ACCOUNT
 from server import build_app
 from tests.helpers import audit_records
+from tests.repo import ROOT
 from tests.test_inventory_store import Clock
 
 pytestmark = pytest.mark.anyio
@@ -440,3 +441,11 @@ async def test_an_event_bus_health_check_is_a_guarded_read_of_the_bus(
     assert {r["operation"] for r in records} == {"events:DescribeEventBus"}
     assert {r["tool"] for r in records} == {"integrations.health_check"}
     assert {r["principal"] for r in records} == {SYSTEM_SUBJECT}
+
+
+def test_the_sender_policy_grants_exactly_the_sends_and_the_health_checks_reads() -> None:
+    document = json.loads((ROOT / "docs" / "iam" / "integrations-sender.json").read_text())
+    granted = {action for statement in document["Statement"] for action in statement["Action"]}
+    sends = {"events:PutEvents", "sqs:SendMessage", "sns:Publish"}
+    reads = {f"{service}:{operation}" for service, (operation, _) in PROBES.items()}
+    assert granted == sends | reads | {"kms:GenerateDataKey", "kms:Decrypt"}
