@@ -149,7 +149,10 @@ class AwsRoute:
         """One guarded call to the integration's destination, within `timeout` seconds. `purpose` names it in the
         audit (`integrations.send`, `integrations.health_check`); `audited_params`: the parameters as the audit
         shows them (message bodies as their size and hash); `extra`: what the record adds (the event's id)."""
-        where = destination(integration.type, integration.endpoint)
+        try:
+            where = destination(integration.type, integration.endpoint)
+        except AwsEndpointError as error:
+            return Outcome(False, code="invalid_endpoint", message=str(error), retryable=False)
         invocation = Invocation(tool=purpose, principal=SYSTEM_PRINCIPAL)
         invocation.extra.update(
             {"integration": {"id": integration.id, "name": integration.name, "type": integration.type.value}}
@@ -173,7 +176,10 @@ class AwsRoute:
 
     async def probe(self, integration: Integration, timeout: float) -> Outcome:
         """The destination's health check: `PROBES`' read, guarded and audited like a send."""
-        where = destination(integration.type, integration.endpoint)
+        try:
+            where = destination(integration.type, integration.endpoint)
+        except AwsEndpointError as error:
+            return Outcome(False, code="invalid_endpoint", message=str(error), retryable=False)
         operation, params = PROBES[where.service]
         return await self.call(
             integration, operation, params(where.endpoint), purpose="integrations.health_check", timeout=timeout

@@ -18,7 +18,15 @@ from typing import Any, Protocol
 import anyio.to_thread
 
 from guard.audit import digest
-from integrations.aws import SYSTEM_SUBJECT, THROTTLING_CODES, TRANSIENT_CODES, AwsRoute, Outcome, destination
+from integrations.aws import (
+    SYSTEM_SUBJECT,
+    THROTTLING_CODES,
+    TRANSIENT_CODES,
+    AwsEndpointError,
+    AwsRoute,
+    Outcome,
+    destination,
+)
 from integrations.models import Integration, IntegrationSecrets, IntegrationType
 
 SOURCE = "aws-ops-mcp"
@@ -178,7 +186,10 @@ class MessageQueueSender(AwsSender):
     """MESSAGE_QUEUE: SQS SendMessage to the queue URL, or SNS Publish to the topic ARN, in `endpoint`."""
 
     async def send(self, event: OutgoingEvent, integration: Integration, secrets: IntegrationSecrets) -> Attempt:
-        where = destination(IntegrationType.MESSAGE_QUEUE, integration.endpoint)
+        try:
+            where = destination(IntegrationType.MESSAGE_QUEUE, integration.endpoint)
+        except AwsEndpointError as error:
+            return Attempt(ok=False, error=f"invalid_endpoint: {error}", retryable=False)
         body = await _body(event)
         params: dict[str, Any]
         if where.service == "sqs":
