@@ -267,7 +267,14 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
         Route("/metrics", metrics_endpoint(runtime.metrics, principal_of_scope), methods=["GET"]),
         Mount(
             API_PREFIX,
-            integrations_app(integrations.registry, integrations.outbox, principal_of_scope, integrations.wake),
+            integrations_app(
+                integrations.registry,
+                integrations.outbox,
+                principal_of_scope,
+                integrations.wake,
+                allow_private=settings.webhook_allow_private,
+                audit=runtime.audit.write,
+            ),
         ),
         mcp_route,
         Route("/", mcp_route.endpoint, methods=["GET", "POST", "DELETE"]),  # type: ignore[attr-defined]

@@ -23,7 +23,7 @@ from typing import Any
 
 from catalog.classify import OpClass
 from config import Settings
-from integrations.models import EventType, Integration
+from integrations.models import SYSTEM_SUBJECT, EventType, Integration
 
 CLASS_RANK = {OpClass.READ: 0, OpClass.SENSITIVE: 1, OpClass.WRITE: 2, OpClass.DESTRUCTIVE: 3}
 FLEET_TOOLS = frozenset({"fleet_query", "refresh_inventory"})
@@ -74,7 +74,10 @@ class Event:
 
 
 def events_for(record: dict[str, Any]) -> list[Event]:
-    """The events one audit record makes (often none: a read that succeeded makes none)."""
+    """The events one audit record makes (often none: a read that succeeded makes none). Integrations' own AWS
+    calls (a delivery to EventBridge or SQS, a health probe) make none: each would be an event to deliver."""
+    if record.get("principal") == SYSTEM_SUBJECT:
+        return []
     types = event_types(record)
     if not types:
         return []

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from catalog.classify import OpClass
 
 MASK = "********"
+SYSTEM_SUBJECT = "system:integrations"
+"""The principal of integrations' own AWS calls (integrations/aws.py); its audit records make no events."""
 SECRET_PREFIX = "whsec_"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}$"
 METADATA_BYTES = 8192

@@ -74,11 +74,12 @@ def refusal(address: str, allow_private: bool) -> str | None:
         parsed = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return f"{address[:64]!r} is not an IP address"
-    for candidate in filter(None, (parsed, embedded_ipv4(parsed))):
+    candidates = [candidate for candidate in (parsed, embedded_ipv4(parsed)) if candidate is not None]
+    for candidate in candidates:  # the always-refused verdict first, whichever form names the address
         if any(candidate in network for network in ALWAYS_REFUSED if network.version == candidate.version):
             return f"{parsed} is a link-local, metadata, unspecified or multicast address: always refused"
-        if not candidate.is_global and not allow_private:
-            return f"{parsed} is a private or loopback address: set AWS_MCP_WEBHOOK_ALLOW_PRIVATE=true to allow it"
+    if not allow_private and any(not candidate.is_global for candidate in candidates):
+        return f"{parsed} is a private or loopback address: set AWS_MCP_WEBHOOK_ALLOW_PRIVATE=true to allow it"
     return None
 
 

@@ -1,9 +1,10 @@
-"""Integrations as the server runs them: the registry, the outbox, the event writer and the delivery worker.
+"""Integrations as the server runs them: the registry, the outbox, the event writer, the delivery worker and the
+health checker.
 
 Built once per process by the composition root (server.py `build_app`), subscribed to the audit log at once;
-`running()` starts the writer thread and the worker task and stops both: the HTTP app's lifespan (http_app.py)
-or, over stdio, the MCP server's. A registry state change announces itself (`integration.state_changed`) in
-the transaction that makes it.
+`running()` starts the writer thread, the worker and the health checks and stops them: the HTTP app's lifespan
+(http_app.py) or, over stdio, the MCP server's. A registry state change announces itself
+(`integration.state_changed`) in the transaction that makes it.
 """
 
 import time
@@ -16,7 +17,9 @@ from sqlalchemy import Connection
 
 from config import Settings
 from guard.audit import AuditLog
+from integrations.aws import AwsRoute
 from integrations.events import Event, Filter, state_change_payload
+from integrations.health import HealthChecker
 from integrations.models import EventType
 from integrations.outbox import Outbox, enqueue
 from integrations.registry import IntegrationRegistry, Transition, receiving_in
@@ -45,7 +48,10 @@ class IntegrationService:
         self.filter = Filter(settings)
         self.registry = IntegrationRegistry(store, on_transition=self._announce)
         self.outbox = Outbox(store)
-        self.sender_context = SenderContext(settings, clients, executor)
+        self.sender_context = SenderContext(settings, clients, executor, audit=audit)
+        self.health = HealthChecker(
+            self.registry, AwsRoute(executor, audit), allow_private=settings.webhook_allow_private
+        )
         self.worker: DeliveryWorker | None = None
         self.writer = EventWriter(store, self.filter, metrics, settings.integration_queue_size, self.wake)
         audit.subscribe(self.writer.offer)
@@ -63,6 +69,7 @@ class IntegrationService:
         try:
             async with anyio.create_task_group() as group:
                 await group.start(self.worker.run)
+                group.start_soon(self.health.run, anyio.Event())  # until the group is cancelled
                 try:
                     yield
                 finally:

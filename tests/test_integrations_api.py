@@ -18,7 +18,7 @@ from integrations.tools import IntegrationTools
 from integrations.worker import DeliveryWorker
 from store.tables import integration_deliveries
 from tests.conftest import Served, connect, serve
-from tests.helpers import fails, ok
+from tests.helpers import audit_records, fails, ok
 from tests.issuers import bearer, hs256, hs256_settings
 from web.integrations import ENDPOINTS
 
@@ -105,7 +105,7 @@ def test_crud_with_the_secret_shown_once_and_if_match(shared_served: Served) -> 
         problem(api.delete(one), 404)
 
 
-def test_credentials_are_masked_and_kept_when_sent_back_masked(api_served: Served) -> None:
+def test_credentials_are_masked_and_kept_when_sent_back_masked(api_served: Served, audit_file: Path) -> None:
     auth = {"type": "BEARER_TOKEN", "token": "t0k3n-of-the-siem"}
     with http(api_served) as api:
         created = api.post("/integrations", json={"name": "siem", "type": "REST_API", "endpoint": HOOK, "auth": auth})
@@ -118,6 +118,15 @@ def test_credentials_are_masked_and_kept_when_sent_back_masked(api_served: Serve
         assert registry(api_served).secrets(integration["id"]).auth == {"token": "t0k3n-of-the-siem"}
         refused = problem(api.post("/integrations", json={**shown, "name": "masked"}), 422)
         assert refused["errors"] == [{"pointer": "#/auth/token", "detail": refused["errors"][0]["detail"]}]
+    changes = [r for r in audit_records(audit_file) if r.get("tool", "").startswith("api:")]
+    assert all(r["principal"].endswith("|admin-user") and r["role"] == "admin" for r in changes)
+    assert [(r["tool"], r["outcome"]) for r in changes] == [
+        ("api:createIntegration", "ok"),
+        ("api:replaceIntegration", "ok"),
+        ("api:createIntegration", "http_422"),
+    ]
+    assert changes[1]["integration_id"] == integration["id"]
+    assert "t0k3n" not in audit_file.read_text() and HOOK not in audit_file.read_text()
 
 
 def test_only_admins_use_the_api(api_served: Served) -> None:
@@ -155,6 +164,27 @@ def test_invalid_definitions_are_problem_details_that_echo_no_secret(
     assert any(e["pointer"] == pointer and message in e["detail"] for e in refused["errors"]), refused
     for value in ("hunter2", "k3y-value-7", "pa55-value-7"):
         assert value not in json.dumps(refused)
+
+
+@pytest.mark.parametrize(
+    ("changes", "pointer", "reason"),
+    [
+        ({"endpoint": "http://169.254.169.254/latest/meta-data/"}, "#/endpoint", "always refused"),
+        ({"endpoint": "http://[fd00:ec2::254]/"}, "#/endpoint", "always refused"),
+        ({"endpoint": "http://[::ffff:169.254.169.254]/"}, "#/endpoint", "always refused"),
+        ({"endpoint": "http://127.0.0.1:9000/hook"}, "#/endpoint", "AWS_MCP_WEBHOOK_ALLOW_PRIVATE"),
+        ({"endpoint": "http://localhost:9000/hook"}, "#/endpoint", "AWS_MCP_WEBHOOK_ALLOW_PRIVATE"),
+        ({"health_check": {"endpoint": "http://10.0.0.8/health"}}, "#/health_check/endpoint", "private"),
+    ],
+)
+def test_endpoints_deliveries_would_refuse_are_refused_at_once(
+    api_served: Served, changes: dict, pointer: str, reason: str
+) -> None:
+    with http(api_served) as api:
+        refused = problem(api.post("/integrations", json=webhook(**changes)), 422)
+        assert any(e["pointer"] == pointer and reason in e["detail"] for e in refused["errors"]), refused
+        created = api.post("/integrations", json=webhook()).json()["integration"]
+        problem(api.put(f"/integrations/{created['id']}", json=webhook(**changes)), 422)
 
 
 def test_bodies_are_json_objects_of_at_most_64_kb(api_served: Served) -> None:

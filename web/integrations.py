@@ -10,11 +10,15 @@ checked (403 for anyone but admin). Errors are RFC 9457 problem details (web/pro
 
 import json
 import re
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import anyio.to_thread
+import httpcore2
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -34,6 +38,7 @@ from integrations.models import (
     SecretRotated,
     TestQueued,
 )
+from integrations.network import AddressRefused, check_endpoint
 from integrations.outbox import BadCursor, DeliveryNotFound, DeliveryPage, NotReplayable, Outbox
 from integrations.registry import (
     ROTATION_OVERLAP_SECONDS,
@@ -87,6 +92,10 @@ class Api:
     document: dict[str, Any] = field(default_factory=dict)
     wake: Callable[[], None] = lambda: None
     """Tells the delivery worker something is due now (a test event, a replay)."""
+    allow_private: bool = False
+    """AWS_MCP_WEBHOOK_ALLOW_PRIVATE: endpoints on private and loopback addresses."""
+    audit: Callable[..., None] = lambda **record: None
+    """The server's audit log (AuditLog.write): one line per request that changes something."""
 
 
 async def blocking(fn: Callable[..., Any], *args: Any) -> Any:
@@ -175,8 +184,30 @@ async def list_integrations(api: Api, request: Request) -> Response:
     return model_response(IntegrationList(integrations=found))
 
 
+RESOLVE_SECONDS = 2.0
+
+
+async def refuse_unreachable(api: Api, spec: IntegrationSpec) -> None:
+    """An HTTP endpoint whose address deliveries would refuse (metadata, link-local; private without
+    AWS_MCP_WEBHOOK_ALLOW_PRIVATE) is refused now, with the reason. A name that does not resolve (yet), or not
+    within RESOLVE_SECONDS, is accepted: deliveries and health checks check again on every connection."""
+    urls = [("/endpoint", spec.endpoint)] if spec.endpoint.startswith(("http://", "https://")) else []
+    if spec.health_check is not None and spec.health_check.endpoint:
+        urls.append(("/health_check/endpoint", spec.health_check.endpoint))
+    for pointer, url in urls:
+        try:
+            with anyio.move_on_after(RESOLVE_SECONDS):
+                await check_endpoint(url, api.allow_private)
+        except AddressRefused as refused:
+            error = FieldError(pointer=f"#{pointer}", detail=str(refused))
+            raise Problem(422, str(refused), "validation", [error]) from None
+        except httpcore2.ConnectError:
+            continue
+
+
 async def create_integration(api: Api, request: Request) -> Response:
     spec: IntegrationSpec = await read_json(request, IntegrationSpec)
+    await refuse_unreachable(api, spec)
     integration, secret = await blocking(api.registry.create, spec)
     body = Created(integration=integration, secret=secret)
     location = f"{PREFIX}/integrations/{integration.id}"
@@ -198,6 +229,7 @@ async def replace_integration(api: Api, request: Request) -> Response:
             raise RevisionMismatch(f"the integration is at revision {current}")
         expected = current if revisions is not None else None  # checked again under the row's lock
     body: IntegrationReplacement = await read_json(request, IntegrationReplacement)
+    await refuse_unreachable(api, body.spec())
     replaced = await blocking(api.registry.replace, integration_id, body.spec(), expected, body.deprecated)
     return integration_response(replaced)
 
@@ -406,14 +438,40 @@ def problem_of(error: Exception) -> Problem:
 
 def route(api: Api, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def serve(request: Request) -> Response:
-        if api.principal_of(request.scope).role != ADMIN:
-            return problem_response(403, "the integrations API is for the admin role", "forbidden")
-        try:
-            return await endpoint.handler(api, request)
-        except Exception as error:  # noqa: BLE001 - every failure becomes a problem response, never a traceback
-            return problem_of(error).response()
+        principal = api.principal_of(request.scope)
+        started = time.perf_counter()
+        if principal.role != ADMIN:
+            response = problem_response(403, "the integrations API is for the admin role", "forbidden")
+        else:
+            try:
+                response = await endpoint.handler(api, request)
+            except Exception as error:  # noqa: BLE001 - every failure becomes a problem response, never a traceback
+                response = problem_of(error).response()
+        if endpoint.method != "GET":
+            api.audit(**change_record(principal, endpoint, request, response, time.perf_counter() - started))
+        return response
 
     return serve
+
+
+def change_record(
+    principal: Principal, endpoint: Endpoint, request: Request, response: Response, seconds: float
+) -> dict[str, Any]:
+    """The audit line of a request that changes integrations: who, which operation on which ids, how it ended.
+    Never the body: it holds endpoints (often credentials themselves) and secrets."""
+    status = response.status_code
+    return {
+        "transaction_id": uuid.uuid4().hex,
+        "principal": principal.subject,
+        "auth": principal.auth,
+        "role": principal.role,
+        "tool": f"api:{endpoint.operation_id}",
+        "integration_id": request.path_params.get("id"),
+        "delivery_id": request.path_params.get("delivery_id"),
+        "status": status,
+        "outcome": "ok" if status < 400 else f"http_{status}",
+        "duration_ms": round(seconds * 1000, 2),
+    }
 
 
 async def http_problem(request: Request, error: Exception) -> Response:
@@ -433,11 +491,13 @@ def integrations_app(
     outbox: Outbox,
     principal_of: Callable[[Mapping[str, Any]], Principal],
     wake: Callable[[], None] = lambda: None,
+    allow_private: bool = False,
+    audit: Callable[..., None] = lambda **record: None,
 ) -> Starlette:
     """The API as an ASGI app to mount at PREFIX: unknown paths and methods answer problem details too."""
     from web.openapi import document
 
-    api = Api(registry, outbox, principal_of, document(ENDPOINTS), wake)
+    api = Api(registry, outbox, principal_of, document(ENDPOINTS), wake, allow_private, audit)
     paths: dict[str, list[Endpoint]] = {}
     for endpoint in ENDPOINTS:
         paths.setdefault(endpoint.path.removeprefix(PREFIX), []).append(endpoint)

@@ -8,6 +8,7 @@ spin. See `base.py` for the contract.
 from collections.abc import Callable
 
 from integrations.models import Integration, IntegrationSecrets, IntegrationType
+from integrations.senders.aws import event_bus_sender, message_queue_sender
 from integrations.senders.base import Attempt, OutgoingEvent, Sender, SenderContext
 from integrations.senders.rest import RestApiSender
 from integrations.senders.webhook import WebhookSender
@@ -15,6 +16,8 @@ from integrations.senders.webhook import WebhookSender
 FACTORIES: dict[IntegrationType, Callable[[SenderContext], Sender]] = {
     IntegrationType.WEBHOOK: WebhookSender,
     IntegrationType.REST_API: RestApiSender,
+    IntegrationType.EVENT_BUS: event_bus_sender,
+    IntegrationType.MESSAGE_QUEUE: message_queue_sender,
 }
 
 

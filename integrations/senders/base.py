@@ -68,9 +68,11 @@ class Sender(Protocol):
 @dataclass
 class SenderContext:
     """What senders may use, given by the composition root: settings (AWS_MCP_WEBHOOK_ALLOW_PRIVATE), the
-    server's AWS clients (SigV4 credentials for an alias) and its guarded executor (EVENT_BUS, MESSAGE_QUEUE)."""
+    server's AWS clients (SigV4 credentials for an alias), its guarded executor and audit log (EVENT_BUS,
+    MESSAGE_QUEUE)."""
 
     settings: Any
     clients: Any = None
     executor: Any = None
+    audit: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
