@@ -21,6 +21,7 @@ from http_app import build_http_app
 from observability.logs import quiet_chatty_libraries
 from sandbox import DEFAULT_ACCOUNT, PROD_ACCOUNT, STAGING_ACCOUNT, assume, free_port, start_moto
 from server import OpsServer, create_server
+from store import Store, open_store
 from tests.helpers import release
 from tests.postgres import EmbeddedPostgres, embedded_postgres
 
@@ -69,6 +70,32 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'shared-state.db'}"
     return request.getfixturevalue("postgres").fresh_database()
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """The state database at `database_url`, migrated: the store's own tests, on both backends."""
+    opened = open_store(load_settings({"AWS_MCP_DATABASE_URL": database_url}, env_file=None))
+    yield opened
+    opened.close()
+
+
+class Clock:
+    """A clock the test moves: times of the store's rows without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,8 @@ AssumeRole, selectors, region globs, per-target errors, throttling, progress, ca
 record per query."""
 
 import json
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -17,13 +12,13 @@ import boto3
 import pytest
 
 from fleet.fanout import THROTTLE_RETRIES
-from sandbox import DEFAULT_ACCOUNT, PROD_ACCOUNT, STAGING_ACCOUNT, assume, free_port
+from sandbox import DEFAULT_ACCOUNT, PROD_ACCOUNT, STAGING_ACCOUNT, assume
 from tests.aws_proxy import misbehaving_aws
 from tests.conftest import ACCESS_KEY, SECRET_KEY, connect, serve
 from tests.helpers import audit_records, error_of, fails, ok
 from tests.issuers import bearer, hs256, hs256_settings
-from tests.repo import ROOT
 from tests.test_logs import environment as log_environment
+from tests.test_logs import server_process
 
 pytestmark = pytest.mark.anyio
 
@@ -518,31 +513,6 @@ async def test_one_audit_record_per_fleet_query_with_its_totals_and_no_target_li
     assert not any(member in audit_file.read_text() for member in members)  # counts, never a line per target
 
 
-@contextmanager
-def fleet_server_process(environment: dict[str, str], output: Path) -> Iterator[str]:
-    """`server.py` as a process on a free loopback port, every byte it writes (stdout and stderr) in `output`."""
-    port = free_port()
-    with output.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "server.py", "--port", str(port)], cwd=ROOT, env=environment, stdout=sink, stderr=sink
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(f"{url}/healthz", timeout=1).close()
-                    break
-                except OSError:
-                    assert process.poll() is None, output.read_text()
-                    assert time.monotonic() < deadline, "the server did not start"
-                    time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
 SECRET_VALUE = "fleet-secret-value-that-must-stay-in-aws-4d1e"
 
 
@@ -574,7 +544,7 @@ async def test_no_secret_value_reaches_the_answer_the_audit_or_the_log(
     ]
     output = tmp_path / "server-output.log"
     answers: list[str] = []
-    with fleet_server_process(environment, output) as url:
+    with server_process(environment, output, stdout_too=True) as url:
         async with connect(url) as client:
             for service, operation, payload in sensitive_reads:
                 for dry_run in (False, True):

@@ -20,9 +20,9 @@ from integrations.registry import IntegrationRegistry
 from integrations.senders.aws import BODY_LIMIT, EventBusSender, MessageQueueSender, fit_document
 from sandbox import DEFAULT_ACCOUNT, PROD_ACCOUNT
 from server import build_app
+from tests.conftest import Clock
 from tests.helpers import audit_records
 from tests.repo import ROOT
-from tests.test_inventory_store import Clock
 
 pytestmark = pytest.mark.anyio
 

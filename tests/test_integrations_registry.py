@@ -8,7 +8,6 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
-from config import load_settings
 from integrations.models import MASK, HealthResult, IntegrationSpec, State
 from integrations.registry import (
     Conflict,
@@ -19,23 +18,10 @@ from integrations.registry import (
     RevisionMismatch,
     Transition,
 )
-from store import open_store
 from store.tables import integrations
-from tests.test_inventory_store import Clock
+from tests.conftest import Clock
 
 HOOK = "https://hooks.example.test/aws-ops"
-
-
-@pytest.fixture
-def store(database_url: str):
-    opened = open_store(load_settings({"AWS_MCP_DATABASE_URL": database_url}, env_file=None))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -5,37 +5,14 @@ stable cursors, staleness, and fleet results only their principal can page."""
 import pytest
 from sqlalchemy import select
 
-from config import load_settings
 from inventory import FleetResults, Inventory, PartitionOutcome, Resource, ResultNotFound
-from store import Store, open_store
+from store import Store
 from store.tables import fleet_result_items, inventory_resources
+from tests.conftest import Clock
 
 ACCOUNT = "111111111111"
 OTHER_ACCOUNT = "222222222222"
 DAY = 86400.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def store(database_url: str):
-    opened = open_store(load_settings({"AWS_MCP_DATABASE_URL": database_url}, env_file=None))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

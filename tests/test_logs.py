@@ -30,12 +30,17 @@ SECRET_VALUE = "pa55word-that-must-never-be-logged"
 
 
 @contextmanager
-def server_process(environment: dict[str, str], stderr: Path) -> Iterator[str]:
-    """`server.py` on a free loopback port, its stderr in a file; stopped (SIGTERM) on exit."""
+def server_process(environment: dict[str, str], stderr: Path, stdout_too: bool = False) -> Iterator[str]:
+    """`server.py` on a free loopback port, its stderr in a file (with `stdout_too`, every byte it writes);
+    stopped (SIGTERM) on exit."""
     port = free_port()
     with stderr.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "server.py", "--port", str(port)], cwd=ROOT, env=environment, stderr=sink
+            [sys.executable, "server.py", "--port", str(port)],
+            cwd=ROOT,
+            env=environment,
+            stdout=sink if stdout_too else None,
+            stderr=sink,
         )
         try:
             url = f"http://127.0.0.1:{port}"

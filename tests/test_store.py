@@ -31,13 +31,6 @@ def opened(url: str) -> Store:
     return open_store(load_settings({"AWS_MCP_DATABASE_URL": url}, env_file=None))
 
 
-@pytest.fixture
-def store(database_url: str):
-    opened_store = opened(database_url)
-    yield opened_store
-    opened_store.close()
-
-
 def delete_secret_call(name: str = "doomed") -> AwsCall:
     return AwsCall(ResolvedTarget(region="us-east-1"), "secretsmanager", "DeleteSecret", {"SecretId": name})
 
