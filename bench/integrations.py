@@ -1,12 +1,14 @@
 """The integrations rows of `make bench`: how soon a webhook hears of a write, and what a receiver, healthy or
 dead, costs the tool call that made the event (README "Integrations").
 
-Three servers against moto, each with a state database of its own and AWS_MCP_WEBHOOK_ALLOW_PRIVATE=true:
-"none" (no integration), "healthy" (a webhook to a receiver in this process) and "dead" (two webhooks to
-receivers that never answer: one accepts the connection and stays silent, one never accepts it, so the connection
-attempt hangs as towards an address that drops packets). `create_secret` calls (class write: one `aws.write`
-event each) go to the three in turn within each round, as bench/report.py interleaves, so load from elsewhere
-falls on them alike. Then the first delivery attempt is timed on the healthy server, and on the dead one once a
+Four servers against moto, each with a state database of its own and AWS_MCP_WEBHOOK_ALLOW_PRIVATE=true:
+two with no integration ("none": their samples pooled; the difference between them is the noise between two
+server processes alike, on a busy machine often over a millisecond), "healthy" (a webhook to a receiver in this
+process) and "dead" (two webhooks to receivers that never answer: one accepts the connection and stays silent, one
+never accepts it, so the connection attempt hangs as towards an address that drops packets). `create_secret`
+calls (class write: one `aws.write` event each) go to the four in turn within each round, in every order in turn
+(bench/report.py `interleaved`), so load from elsewhere, and the deliveries a call leaves behind, fall on them
+alike. Then the first delivery attempt is timed on the healthy server, and on the dead one once a
 healthy webhook joins its dead ones: one call at a time, from the audit record's time (in the event) and from the
 call's return in this process to the receiver's arrival stamp. Every webhook is verified with `standardwebhooks`;
 every event sent must reach a healthy receiver. `python -m bench.integrations` prints these rows on its own.
@@ -140,9 +142,16 @@ def receiving() -> Iterator[Receiver]:
         server.server_close()
 
 
+@dataclass(frozen=True)
+class Silent:
+    url: str
+    held: list[socket.socket]
+    """The connections it accepted (and never answers)."""
+
+
 @contextmanager
-def silent_receiver() -> Iterator[str]:
-    """A dead receiver that accepts every connection and never answers; its URL."""
+def silent_receiver() -> Iterator[Silent]:
+    """A dead receiver that accepts every connection and never answers."""
     listener = socket.create_server((HOST, 0))
     listener.settimeout(0.2)
     held: list[socket.socket] = []
@@ -160,7 +169,7 @@ def silent_receiver() -> Iterator[str]:
     thread = threading.Thread(target=accept, name="bench-silent-receiver", daemon=True)
     thread.start()
     try:
-        yield f"http://{HOST}:{listener.getsockname()[1]}/hooks/aws-ops"
+        yield Silent(f"http://{HOST}:{listener.getsockname()[1]}/hooks/aws-ops", held)
     finally:
         stopping.set()
         thread.join()
@@ -195,15 +204,28 @@ class Writes:
         self.made[server] = self.made.get(server, 0) + 1
 
 
-async def create_webhook(server: Child, name: str, url: str) -> str:
+async def create_webhook(server: Child, name: str, url: str) -> tuple[str, str]:
     """A WEBHOOK integration for `aws.write` events through the REST API (the loopback server's caller is an
-    admin); its signing secret."""
+    admin): its id and signing secret."""
     spec = {"name": name, "type": "WEBHOOK", "endpoint": url, "events": ["aws.write"], **LANE}
     async with httpx2.AsyncClient(timeout=30) as http:
         response = await http.post(f"{server.url}/api/v1/integrations", json=spec)
     if response.status_code != 201:
         raise RuntimeError(f"creating {name} answered {response.status_code}: {response.text}")
-    return str(response.json()["secret"])
+    created = response.json()
+    return str(created["integration"]["id"]), str(created["secret"])
+
+
+async def states(server: Child, integration_ids: list[str]) -> str:
+    """Each integration's state and failures in a row, from GET /api/v1/integrations/{id}/health."""
+    shown = []
+    async with httpx2.AsyncClient(timeout=30) as http:
+        for integration_id in integration_ids:
+            response = await http.get(f"{server.url}/api/v1/integrations/{integration_id}/health")
+            response.raise_for_status()
+            health = response.json()
+            shown.append(f"{health['state']} ({health['consecutive_failures']} failures in a row)")
+    return ", ".join(shown)
 
 
 def audit_time(event: dict[str, Any]) -> float:
@@ -254,22 +276,25 @@ def server_environment(environment: dict[str, str], workdir: Path, name: str) ->
 async def integration_rows(environment: dict[str, str], workdir: Path) -> list[Row]:
     """`environment`: a server's, against moto, with an AWS_MCP_CACHE_DIR holding the operation-search index."""
     writes = Writes()
+    names = ("none", "control", "healthy", "dead")
+    configurations = [server_environment(environment, workdir, name) for name in names]
     with (
         receiving() as healthy,
         receiving() as beside_dead,
         silent_receiver() as silent,
         black_hole() as dropped,
-        processes.ops_server(server_environment(environment, workdir, "none"), workdir) as none_server,
-        processes.ops_server(server_environment(environment, workdir, "healthy"), workdir) as healthy_server,
-        processes.ops_server(server_environment(environment, workdir, "dead"), workdir) as dead_server,
+        processes.ops_servers(configurations, workdir) as servers,
     ):
-        healthy.secret = await create_webhook(healthy_server, "bench-healthy", healthy.url)
-        await create_webhook(dead_server, "bench-silent", silent)
-        await create_webhook(dead_server, "bench-black-hole", dropped)
+        healthy_server, dead_server = servers[2:]
+        _, healthy.secret = await create_webhook(healthy_server, "bench-healthy", healthy.url)
+        dead = [
+            (await create_webhook(dead_server, name, url))[0]
+            for name, url in (("bench-silent", silent.url), ("bench-black-hole", dropped))
+        ]
         async with AsyncExitStack() as stack:
             clients = {
                 name: await stack.enter_async_context(Client(f"{server.url}/mcp"))
-                for name, server in (("none", none_server), ("healthy", healthy_server), ("dead", dead_server))
+                for name, server in zip(names, servers, strict=True)
             }
             samples = await interleaved(
                 {name: lambda n=name: writes(clients[n], n) for name in clients}, ROUNDS, permuted=True
@@ -277,12 +302,16 @@ async def integration_rows(environment: dict[str, str], workdir: Path) -> list[R
             await anyio.to_thread.run_sync(healthy.wait_for, writes.made["healthy"], SETTLE_TIMEOUT)
             alone = await first_attempts(clients["healthy"], "healthy", healthy, writes)
             before = writes.made["dead"]
-            beside_dead.secret = await create_webhook(dead_server, "bench-beside-dead", beside_dead.url)
+            _, beside_dead.secret = await create_webhook(dead_server, "bench-beside-dead", beside_dead.url)
             with_dead = await first_attempts(clients["dead"], "dead", beside_dead, writes)
             sent = (writes.made["healthy"], writes.made["dead"] - before)
             for receiver, count in zip((healthy, beside_dead), sent, strict=True):
                 await anyio.to_thread.run_sync(receiver.wait_for, count, SETTLE_TIMEOUT)
-    return rows(samples, (alone, with_dead), (healthy, beside_dead), sent)
+            at_the_end = f"{await states(dead_server, dead)}; the silent one holds {len(silent.held)} connections"
+    return [
+        *rows(samples, (alone, with_dead), (healthy, beside_dead), sent),
+        Row("the dead webhooks at the end (silent, black-holed)", at_the_end),
+    ]
 
 
 def rows(
@@ -293,14 +322,19 @@ def rows(
 ) -> list[Row]:
     calls = f"create_secret, {ROUNDS} rounds interleaved"
     configured = {
-        "none": "no integration",
         "healthy": "a healthy webhook",
         "dead": "2 dead webhooks (one silent, one black-holed)",
     }
-    none = statistics.median(samples["none"])
+    pooled = samples["none"] + samples["control"]
+    none = statistics.median(pooled)
     slack = max(SLOWDOWN_MS, none * SLOWDOWN_SHARE)
-    result = [Row(f"tool call ({calls}), {what}", spread(samples[name])) for name, what in configured.items()]
-    for name in ("healthy", "dead"):
+    noise = statistics.median(samples["control"]) - statistics.median(samples["none"])
+    result = [
+        Row(f"tool call ({calls}), no integration (2 servers alike, pooled)", spread(pooled)),
+        Row("tool call p50, one server with no integration − the other (noise)", f"{noise:+.2f} ms"),
+        *(Row(f"tool call ({calls}), {what}", spread(samples[name])) for name, what in configured.items()),
+    ]
+    for name in configured:
         slower = statistics.median(samples[name]) - none
         result.append(
             Row(
@@ -310,7 +344,7 @@ def rows(
                 slower <= slack,
             )
         )
-        tail = percentile(samples[name], 95) - percentile(samples["none"], 95)
+        tail = percentile(samples[name], 95) - percentile(pooled, 95)
         result.append(Row(f"tool call p95 with {configured[name]} − with none", f"{tail:+.2f} ms"))
     for attempts, beside in zip(timed, ("", ", 2 dead webhooks beside it"), strict=True):
         where = f"a healthy webhook{beside}, {DELIVERIES} calls one at a time"

@@ -118,9 +118,10 @@ def test_the_integrations_bench_receiver_keeps_verified_events_once_and_refuses_
 
 def test_the_integrations_bench_dead_receivers_never_answer_and_the_black_hole_never_connects():
     with bench_integrations.silent_receiver() as silent, bench_integrations.black_hole() as dropped:
-        for url in (silent, dropped):
+        for url in (silent.url, dropped):
             with pytest.raises(TimeoutError):
                 urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=0.3)
+        assert len(silent.held) == 1
         address = urlsplit(dropped)
         with pytest.raises(TimeoutError):  # its backlog of one is taken: the connection attempt itself hangs
             socket.create_connection((address.hostname, address.port), timeout=0.3)
