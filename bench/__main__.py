@@ -5,8 +5,9 @@ this process is only the client. Overhead = tool p50 - floor p50 - direct boto3 
 each round so that load from elsewhere on the machine falls on them alike. Figures are this machine's; rows are
 marked against their targets, but the bench always exits 0. The team deployment's rows (many JWT users, replicas
 sharing PostgreSQL, the cost of a /metrics scrape) are bench/team.py's; the fleet's (one read over 60 accounts ×
-17 regions behind injected latency) bench/fleet.py's; the inventory's (1,000,000 rows on SQLite and PostgreSQL)
-bench/inventory.py's.
+17 regions behind injected latency) bench/fleet.py's; the integrations' (a webhook's first delivery attempt, and
+what a healthy or dead receiver costs a tool call) bench/integrations.py's; the inventory's (1,000,000 rows on
+SQLite and PostgreSQL) bench/inventory.py's.
 """
 
 import os
@@ -22,7 +23,7 @@ import boto3
 from mcp import Client, StdioServerParameters
 from mcp_types import ListToolsResult
 
-from bench import fleet, inventory, processes, team
+from bench import fleet, integrations, inventory, processes, team
 from bench.processes import ROOT, Child
 from bench.proxy import delaying_proxy
 from bench.report import Row, at_most, elapsed_ms, table, timings
@@ -226,6 +227,7 @@ async def main() -> None:
             rows += await stdio_cold_start(environment, workdir)
             rows += await team.many_users(environment, workdir)
             rows += await team.replicas(environment, workdir)
+            rows += await integrations.integration_rows(environment, workdir)
         rows += await fleet.fleet_rows(workdir, Path(environment["AWS_MCP_CACHE_DIR"]))
         rows += await inventory.inventory_rows(workdir)
     print(

@@ -87,15 +87,22 @@ def _start(name: str, args: list[str], environment: dict[str, str], workdir: Pat
     return Child(process, f"http://127.0.0.1:{port}"), log
 
 
-@contextmanager
 def children(
     name: str, args: list[str], environment: dict[str, str], workdir: Path, count: int
-) -> Iterator[list[Child]]:
+) -> AbstractContextManager[list[Child]]:
     """`count` processes of `python <args> PORT`, started together (so they race through start-up, as replicas
     of one deployment do), each on its own port; output to `<name>-PORT.log` in `workdir`."""
+    return started_together(name, args, [environment] * count, workdir)
+
+
+@contextmanager
+def started_together(
+    name: str, args: list[str], environments: list[dict[str, str]], workdir: Path
+) -> Iterator[list[Child]]:
+    """A process of `python <args> PORT` per environment, started together, each on its own port."""
     started: list[tuple[Child, Path]] = []
     try:
-        for _ in range(count):
+        for environment in environments:
             started.append(_start(name, args, environment, workdir))
         for running, log in started:
             _wait_until_answering(running.process, running.url, log)
@@ -125,6 +132,11 @@ def floor(environment: dict[str, str], workdir: Path) -> AbstractContextManager[
 
 def ops_server(environment: dict[str, str], workdir: Path) -> AbstractContextManager[Child]:
     return child("server", [str(ROOT / "server.py"), "--port"], environment, workdir)
+
+
+def ops_servers(environments: list[dict[str, str]], workdir: Path) -> AbstractContextManager[list[Child]]:
+    """A server per environment, started together: servers that share nothing unless their environments do."""
+    return started_together("server", [str(ROOT / "server.py"), "--port"], environments, workdir)
 
 
 def replicas(environment: dict[str, str], workdir: Path, count: int) -> AbstractContextManager[list[Child]]:

@@ -1,5 +1,6 @@
 """Timing samples, and the table rows that carry a figure, its target and whether it meets it."""
 
+import itertools
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -23,17 +24,26 @@ async def elapsed_ms(call: Callable[[], Awaitable[object]]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def timings(calls: Mapping[str, Callable[[], Awaitable[object]]], rounds: int) -> dict[str, Timing]:
-    """Each call once per round, in turn, so load from elsewhere on the machine falls on all of them alike."""
+async def interleaved(
+    calls: Mapping[str, Callable[[], Awaitable[object]]], rounds: int, *, permuted: bool = False
+) -> dict[str, list[float]]:
+    """Each call once per round, in turn, so load from elsewhere on the machine falls on all of them alike: the
+    milliseconds of each, WARMUP rounds left out. `permuted`: each round in the next of every order, for calls
+    that leave work behind (a delivery after a write), which would otherwise always fall on the same next call."""
     samples: dict[str, list[float]] = {name: [] for name in calls}
+    orders = itertools.cycle(itertools.permutations(calls) if permuted else [tuple(calls)])
     for round_ in range(WARMUP + rounds):
-        for name, call in calls.items():
-            spent = await elapsed_ms(call)
+        for name in next(orders):
+            spent = await elapsed_ms(calls[name])
             if round_ >= WARMUP:
                 samples[name].append(spent)
+    return samples
+
+
+async def timings(calls: Mapping[str, Callable[[], Awaitable[object]]], rounds: int) -> dict[str, Timing]:
     return {
         name: Timing(statistics.median(values), statistics.quantiles(values, n=10)[-1])
-        for name, values in samples.items()
+        for name, values in (await interleaved(calls, rounds)).items()
     }
 
 
