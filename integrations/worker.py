@@ -115,9 +115,6 @@ class DeliveryWorker:
         if now >= self._next_purge:
             self._next_purge = now + PURGE_EVERY_SECONDS
             await anyio.to_thread.run_sync(self.outbox.purge)
-        due = await anyio.to_thread.run_sync(self.outbox.due_integrations)
-        if not due:
-            return self.poll_seconds
         receiving = {
             integration.id: (integration, secrets)
             for integration, secrets in await anyio.to_thread.run_sync(self.registry.receiving)
@@ -125,17 +122,19 @@ class DeliveryWorker:
         for gone in [key for key, lane in self._lanes.items() if key not in receiving and not lane.in_flight]:
             del self._lanes[gone]
         pause = self.poll_seconds
-        for integration_id in due:
-            if integration_id not in receiving:
-                continue  # INACTIVE or DEPRECATED: its deliveries wait, pending, until it is enabled again
-            integration, secrets = receiving[integration_id]
+        rooms: dict[str, int] = {}
+        for integration_id, (integration, _) in receiving.items():
             lane = self._lanes.setdefault(integration_id, Lane())
-            room = lane.room(integration, time.time())
-            if room == 0:
-                freed = lane.next_room(integration)
-                if freed is not None:
-                    pause = min(pause, freed - time.time())
-                continue
+            if room := lane.room(integration, time.time()):
+                rooms[integration_id] = room
+            elif (freed := lane.next_room(integration)) is not None:
+                pause = min(pause, freed - time.time())
+        # Only lanes with room look for due rows (an index seek each): a dead receiver's backlog is not scanned
+        # on every wake. INACTIVE and DEPRECATED integrations are not receiving: their deliveries wait, pending.
+        due = await anyio.to_thread.run_sync(self.outbox.due_among, list(rooms)) if rooms else []
+        for integration_id in due:
+            integration, secrets = receiving[integration_id]
+            lane, room = self._lanes[integration_id], rooms[integration_id]
             lease = integration.timeout_seconds + LEASE_MARGIN_SECONDS
             claimed = await anyio.to_thread.run_sync(self.outbox.claim, integration_id, self.name, room, lease)
             for delivery in claimed:

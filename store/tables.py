@@ -138,6 +138,7 @@ integration_deliveries = Table(
     Column("delivered_at", Double),
     Index("ix_integration_deliveries_due", "status", "next_attempt_at"),
     Index("ix_integration_deliveries_integration", "integration_id", "created_at"),
+    Index("ix_integration_deliveries_lane", "integration_id", "status", "next_attempt_at"),
 )
 
 integration_health = Table(

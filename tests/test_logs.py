@@ -70,6 +70,7 @@ def environment(moto_endpoint: str, cache: Path, **extra: str) -> dict[str, str]
         "AWS_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": moto_endpoint,
         "AWS_MCP_CACHE_DIR": str(cache),
+        "AWS_MCP_STATE_DIR": os.environ["AWS_MCP_STATE_DIR"],  # the session's (tests/conftest.py), not the user's
         "ACCOUNT_PROD_ROLE_ARN": "arn:aws:iam::111111111111:role/ops",
         **extra,
     }

@@ -61,6 +61,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_integration_deliveries_due", "integration_deliveries", ["status", "next_attempt_at"])
     op.create_index("ix_integration_deliveries_integration", "integration_deliveries", ["integration_id", "created_at"])
+    op.create_index(
+        "ix_integration_deliveries_lane", "integration_deliveries", ["integration_id", "status", "next_attempt_at"]
+    )
     op.create_table(
         "integration_health",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -78,6 +81,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_integration_health_integration", table_name="integration_health")
     op.drop_table("integration_health")
+    op.drop_index("ix_integration_deliveries_lane", table_name="integration_deliveries")
     op.drop_index("ix_integration_deliveries_integration", table_name="integration_deliveries")
     op.drop_index("ix_integration_deliveries_due", table_name="integration_deliveries")
     op.drop_table("integration_deliveries")
