@@ -14,9 +14,10 @@ The gate tests read the same `ToolSpec`s, so a new tool needs no hand edit in th
 
 Every call then runs inside `_invoke`, which (1) records who calls (the principal the transport verified,
 the MCP session the SDK validated), (2) runs the call under the process's drain (core/drain.py: refused once
-shutdown begins, interrupted at its deadline), (3) applies the caller's rate limit, (4) turns every failure into a
-tool error with code, message and hint, never a traceback, (5) counts the call in the metrics and (6) writes one
-audit record, whose outcome is "ok" only for a call that returned.
+shutdown begins, interrupted at its deadline), (3) applies the caller's rate limit, (4) checks the arguments
+against the tool's input schema (the SDK's check deferred to here: `ArgumentsAsSent`), (5) turns every failure into
+a tool error with code, message and hint, never a traceback nor a value sent, (6) counts the call in the metrics and
+(7) writes one audit record, whose outcome is "ok" only for a call that returned.
 
 Each tool belongs to one tool set (`toolset`: the provider's class attribute, or `@tool(..., toolset=...)`);
 AWS_MCP_TOOLSETS publishes only some of them (server.py).
@@ -239,7 +240,7 @@ class ArgumentsAsSent(FuncMetadata):
         return {"sent": arguments_to_validate, "check": self.checked}
 
     def checked(self, sent: dict[str, Any]) -> dict[str, Any]:
-        """The arguments the model makes of `sent` (JSON text pre-parsed, as the SDK does), or `InvalidInput`."""
+        """The arguments the model makes of `sent` (JSON text pre-parsed, as the SDK does), or `InvalidArguments`."""
         return check_arguments(self.tool, self.input_schema, super().validate_arguments, sent)
 
 
