@@ -41,7 +41,7 @@ from observability.operations import OperationTimer
 from services import MANAGERS
 from startup import check_transport, check_variables, startup_line
 from store import SpentConfirmations, open_store
-from tooling import Runtime, ToolSpec, principal_of_request, register, tool_specs, usable_by
+from tooling import Runtime, ToolSpec, principal_of_request, published_tools, tool_specs, usable_by
 
 log = get_logger("aws_ops_mcp")
 P = TypeVar("P")
@@ -120,6 +120,7 @@ def request_state_security(settings: Settings) -> RequestStateSecurity:
 
 class OpsServer(MCPServer):
     def __init__(self, app: App) -> None:
+        published = published_tools(app.providers, app.runtime, app.toolsets)
         super().__init__(
             "aws-ops-mcp",
             version=package_version(),
@@ -128,9 +129,10 @@ class OpsServer(MCPServer):
             lifespan=self._started,
             subscriptions=False,  # tools/list never changes while a client is connected: nothing to listen to
             request_state_security=request_state_security(app.settings),
+            tools=[tool for _, tool in published],
         )
         self.app = app
-        self.tool_specs: list[ToolSpec] = register(self, app.providers, app.runtime, app.toolsets)
+        self.tool_specs: list[ToolSpec] = [spec for spec, _ in published]
         self._listed: list[MCPTool] | None = None
         self._listed_for: dict[str, list[MCPTool]] = {}
         names = frozenset(spec.name for spec in self.tool_specs)

@@ -14,9 +14,10 @@ The gate tests read the same `ToolSpec`s, so a new tool needs no hand edit in th
 
 Every call then runs inside `_invoke`, which (1) records who calls (the principal the transport verified,
 the MCP session the SDK validated), (2) runs the call under the process's drain (core/drain.py: refused once
-shutdown begins, interrupted at its deadline), (3) applies the caller's rate limit, (4) turns every failure into a
-tool error with code, message and hint, never a traceback, (5) counts the call in the metrics and (6) writes one
-audit record, whose outcome is "ok" only for a call that returned.
+shutdown begins, interrupted at its deadline), (3) applies the caller's rate limit, (4) checks the arguments
+against the tool's input schema (the SDK's check deferred to here: `ArgumentsAsSent`), (5) turns every failure into
+a tool error with code, message and hint, never a traceback nor a value sent, (6) counts the call in the metrics and
+(7) writes one audit record, whose outcome is "ok" only for a call that returned.
 
 Each tool belongs to one tool set (`toolset`: the provider's class attribute, or `@tool(..., toolset=...)`);
 AWS_MCP_TOOLSETS publishes only some of them (server.py).
@@ -34,20 +35,23 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.connection import Connection
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from catalog.classify import OpClass, can_be_destructive, classify
 from config import ROLES, Settings
+from core.arguments import check_arguments
 from core.calls import Target
 from core.clients import AwsClients
 from core.drain import Drain, InFlight
-from core.errors import OpsError, ToolNotAllowed, from_exception
+from core.errors import InvalidArguments, OpsError, ToolNotAllowed, from_exception
 from core.executor import AwsExecutor
 from core.files import LocalFiles
 from core.invocation import ANONYMOUS, Invocation, Principal, SessionEnvironments, activate, deactivate
-from guard.audit import AuditLog, redact_params
+from guard.audit import AuditLog, digest, redact, redact_params
 from guard.guard import Guard, InputRequired
 from guard.ratelimit import CallerLimits
 from observability.client_log import tell_client
@@ -210,31 +214,54 @@ def tool_specs(provider: type) -> Iterator[ToolSpec]:
                 )
 
 
-def register(
-    server: MCPServer, providers: Iterable[object], runtime: Runtime, toolsets: Container[str] | None = None
-) -> list[ToolSpec]:
-    """Add the tools the providers declare to `server`, each bound to its provider instance: all of them, or
-    those of the given tool sets."""
-    registered = []
+def published_tools(
+    providers: Iterable[object], runtime: Runtime, toolsets: Container[str] | None = None
+) -> list[tuple[ToolSpec, Tool]]:
+    """The SDK tools for what the providers declare, each bound to its provider instance: all of them, or those of
+    the given tool sets (for `MCPServer(tools=...)`)."""
+    published = []
     for provider in providers:
         for spec in tool_specs(type(provider)):
-            if toolsets is not None and spec.toolset not in toolsets:
-                continue
-            server.add_tool(
-                _published(spec, getattr(provider, spec.name), runtime),
-                name=spec.name,
-                title=spec.title,
-                description=spec.description(),
-                annotations=spec.annotations(),
-                structured_output=True,
-            )
-            registered.append(spec)
-    return registered
+            if toolsets is None or spec.toolset in toolsets:
+                published.append((spec, _tool(spec, getattr(provider, spec.name), runtime)))
+    return published
+
+
+class ArgumentsAsSent(FuncMetadata):
+    """The SDK's metadata of a tool, its argument check deferred to `_invoke` (core/arguments.py, same model):
+    the SDK's own check answers with pydantic's report, which quotes the value sent (a secret given the wrong
+    type), before anything is audited, and lets unknown arguments through unnoticed. The SDK calls the published
+    function with `ctx`, `sent` (the arguments as sent) and `check` (which checks them)."""
+
+    tool: str
+    input_schema: dict[str, Any]
+
+    def validate_arguments(self, arguments_to_validate: dict[str, Any]) -> dict[str, Any]:
+        return {"sent": arguments_to_validate, "check": self.checked}
+
+    def checked(self, sent: dict[str, Any]) -> dict[str, Any]:
+        """The arguments the model makes of `sent` (JSON text pre-parsed, as the SDK does), or `InvalidArguments`."""
+        return check_arguments(self.tool, self.input_schema, super().validate_arguments, sent)
+
+
+def _tool(spec: ToolSpec, method: Callable[..., Any], runtime: Runtime) -> Tool:
+    """The SDK's tool for a declared method: input schema and argument model from the published signature."""
+    tool = Tool.from_function(
+        _published(spec, method, runtime),
+        name=spec.name,
+        title=spec.title,
+        description=spec.description(),
+        annotations=spec.annotations(),
+        structured_output=True,
+    )
+    deferred = ArgumentsAsSent(**dict(tool.fn_metadata), tool=spec.name, input_schema=tool.parameters)
+    return tool.model_copy(update={"fn_metadata": deferred})
 
 
 def _published(spec: ToolSpec, method: Callable[..., Any], runtime: Runtime) -> Callable[..., Any]:
     """The function the SDK sees: the method's own parameters, with the target parameters and the
-    confirmation token in place of `target`, and a `ctx` the SDK fills in."""
+    confirmation token in place of `target`, and a `ctx` the SDK fills in. The SDK derives the input schema from
+    this signature; `ArgumentsAsSent` says what it is called with."""
     hints = typing.get_type_hints(spec.fn, include_extras=True)
     own = [p for name, p in inspect.signature(spec.fn).parameters.items() if name not in ("self", "target")]
     extra: dict[str, Any] = {}
@@ -249,11 +276,8 @@ def _published(spec: ToolSpec, method: Callable[..., Any], runtime: Runtime) -> 
         *(inspect.Parameter(name, keyword, default=None, annotation=kind) for name, kind in extra.items()),
     ]
 
-    async def published(ctx: Context, **arguments: Any) -> Any:
-        token = arguments.pop("confirmation_token", None)
-        if spec.targeted:
-            arguments["target"] = Target(**{name: arguments.pop(name, None) for name in TARGET_PARAMETERS})
-        return await _invoke(spec, method, arguments, ctx, token, runtime)
+    async def published(ctx: Context, sent: dict[str, Any], check: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
+        return await _invoke(spec, method, sent, check, ctx, runtime)
 
     published.__name__ = spec.name
     published.__doc__ = spec.description()
@@ -262,12 +286,21 @@ def _published(spec: ToolSpec, method: Callable[..., Any], runtime: Runtime) -> 
     return published
 
 
+def _call_arguments(spec: ToolSpec, arguments: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Checked arguments → the method's keyword arguments (the target parameters as one `Target`) and the
+    confirmation token."""
+    token = arguments.pop("confirmation_token", None)
+    if spec.targeted:
+        arguments["target"] = Target(**{name: arguments.pop(name, None) for name in TARGET_PARAMETERS})
+    return arguments, token
+
+
 async def _invoke(
     spec: ToolSpec,
     method: Callable[..., Any],
-    arguments: dict[str, Any],
+    sent: dict[str, Any],
+    check: Callable[[dict[str, Any]], dict[str, Any]],
     ctx: Context | None,
-    confirmation_token: str | None,
     runtime: Runtime,
 ) -> Any:
     name = spec.name
@@ -278,7 +311,6 @@ async def _invoke(
         principal=principal,
         session_key=session,
         environment=runtime.environments.get(principal, session),
-        confirmation_token=confirmation_token,
         context=ctx,
     )
     token = activate(invocation)
@@ -297,6 +329,11 @@ async def _invoke(
                 if spec.roles is not None and principal.role not in spec.roles:
                     raise ToolNotAllowed(f"{name} is for the {' or '.join(spec.roles)} role, not {principal.role}")
                 await runtime.limits.check(principal)
+                try:
+                    arguments, invocation.confirmation_token = _call_arguments(spec, check(sent))
+                except InvalidArguments as invalid:
+                    invocation.extra["params"] = refused_params(sent, invalid.refused)
+                    raise
                 result = await method(**arguments)
             outcome[0] = "ok"
         except InputRequired as pending:
@@ -400,6 +437,13 @@ def error_result(error: OpsError) -> CallToolResult:
     """An error in the text content only: structured content must match the tool's output schema, which
     describes success, and clients that validate it (MCP Inspector) would hide the error behind that."""
     return CallToolResult(content=[TextContent(type="text", text=error.text())], is_error=True)
+
+
+def refused_params(sent: Mapping[str, Any], refused: Container[str]) -> Any:
+    """What the audit shows of a call refused for its arguments (no AWS call: the arguments stand in for the
+    parameters): redacted, and each argument at fault as a digest only, since a value in the wrong place may be a
+    secret in the wrong place (a password given as `name`)."""
+    return redact({name: digest(value) if name in refused else value for name, value in sent.items()})
 
 
 def audit_record(invocation: Invocation, outcome: str, seconds: float) -> dict[str, Any]:

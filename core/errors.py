@@ -6,6 +6,7 @@ this server's own snake_case code, except under `AwsError`, where it is AWS's er
 
     OpsError                    error
     ├── InvalidInput            invalid_input           the arguments are wrong; the message names the field
+    │   ├── InvalidArguments    invalid_input           arguments the tool's input schema refuses (core/arguments.py)
     │   ├── UnknownOperation    unknown_operation       no such service or operation (suggestions in the message)
     │   ├── LocalFileRefused    local_file_refused      a {"$path"} outside AWS_MCP_FILES_ROOT, too big, not a
     │   │                                               regular file (FIFO, socket, device) or hard-linked
@@ -104,6 +105,17 @@ class OpsError(Exception):
 
 class InvalidInput(OpsError):
     code = "invalid_input"
+
+
+class InvalidArguments(InvalidInput):
+    """Arguments the tool's input schema refuses, before the tool runs. `refused`: the names of the arguments at
+    fault (unknown ones included), whose values the audit writes as a digest only."""
+
+    hint = "fix the arguments named above; the tool's input schema in tools/list describes each one"
+
+    def __init__(self, message: str, refused: frozenset[str]) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 class UnknownOperation(InvalidInput):
