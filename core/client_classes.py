@@ -1,5 +1,5 @@
-"""botocore client classes, and the event hooks each client copies, built once per service for the sessions that
-ask for it.
+"""botocore client classes, service models, and the event hooks each client copies, built once per service for the
+sessions that ask for it.
 
 botocore builds a new client class for every client: one method, one docstring object and one operation model per
 operation, then `type(...)`. For EC2 (~830 operations) that is ~20 ms of CPU and ~1.4 MB per client. A fleet call
@@ -7,6 +7,10 @@ makes one client per (account, region), 1,020 of them for 60 accounts × 17 regi
 and shared instead: its methods only call `self._make_api_call(name, kwargs)`, and what `creating-client-class`
 handlers add depends on the service alone. Each client keeps its own instance state (credentials, region,
 endpoint, event hooks).
+
+Each client also parsed its own `ServiceModel`: the shapes, operation models and caches it builds as calls are made
+(~20 KB for one EC2 operation, more for each other one). Clients share one per service instead: botocore treats it
+as read-only once built (its caches only fill), as it already does for the class and the threads sharing a client.
 
 Every client also gets a copy of the session's event hooks (`copy.copy(emitter)` in botocore's
 `ClientArgsCreator`), then registers its own handlers (its signer, its retry quota) on that copy only. The session's
@@ -32,9 +36,12 @@ import botocore.session
 
 _build = botocore.client.ClientCreator._create_client_class
 _client_args = botocore.client.ClientCreator._get_client_args
+_load_model = botocore.client.ClientCreator._load_service_model
 _lock = threading.Lock()
 _classes: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str | None], type]]" = weakref.WeakKeyDictionary()
 """Per opted-in session's event emitter (what `ClientCreator` is given): the classes built for it."""
+_models: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str | None], Any]]" = weakref.WeakKeyDictionary()
+"""Per opted-in session's event emitter: the service models its clients share."""
 _hooks: "weakref.WeakKeyDictionary[Any, dict[str, botocore.hooks.EventAliaser]]" = weakref.WeakKeyDictionary()
 """Per opted-in session's event emitter: the hooks template of each service its clients copy."""
 SERVICE_POSITION = {"docs": 2}
@@ -54,6 +61,19 @@ def _shared_class(creator: botocore.client.ClientCreator, service_name: str, ser
         with _lock:
             cls = built.setdefault(key, cls)
     return cls
+
+
+def _shared_model(creator: botocore.client.ClientCreator, service_name: str, api_version: str | None = None) -> Any:
+    with _lock:
+        models = _models.get(creator._event_emitter)
+        model = models.get((service_name, api_version)) if models is not None else None
+    if models is None:
+        return _load_model(creator, service_name, api_version)
+    if model is None:
+        model = _load_model(creator, service_name, api_version)
+        with _lock:
+            model = models.setdefault((service_name, api_version), model)
+    return model
 
 
 def service_hooks(emitter: botocore.hooks.EventAliaser, service_model: Any) -> botocore.hooks.EventAliaser:
@@ -118,13 +138,16 @@ def _args_with_shared_hooks(
 
 
 def share_client_classes(session: botocore.session.Session) -> None:
-    """Clients `session` creates from now on share one class per service and copy a per-service hooks template."""
+    """Clients `session` creates from now on share one class and one model per service and copy a per-service
+    hooks template."""
     emitter = session.get_component("event_emitter")
     with _lock:
         _classes.setdefault(emitter, {})
+        _models.setdefault(emitter, {})
         _hooks.setdefault(emitter, {})
     botocore.client.ClientCreator._create_client_class = _shared_class  # type: ignore[method-assign]
     botocore.client.ClientCreator._get_client_args = _args_with_shared_hooks  # type: ignore[method-assign]
+    botocore.client.ClientCreator._load_service_model = _shared_model  # type: ignore[method-assign]
 
 
 def forget_client_classes(session: botocore.session.Session) -> None:
