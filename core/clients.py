@@ -42,9 +42,10 @@ from observability.metrics import Metrics
 
 DEFAULT_REGION = "us-east-1"
 CLIENT_CACHE_SIZE = 2048
-"""Clients kept (~0.1 MB each, their classes shared: core/client_classes.py); a fleet query makes one per (account,
-region, service), 1,020 for 60 accounts × 17 regions, and a cache smaller than that makes every query build them
-all again."""
+"""Clients kept (~45 KB each: their class, model and hooks template are shared, core/client_classes.py, and their
+connections, SharedHttpSession); a fleet query makes one per (account, region, service), 1,020 for 60 accounts × 17
+regions (the fleet bench's server grows ~90 MB for them, EC2's model included), and a cache smaller than that makes
+every query build them all again."""
 HTTP_HOSTS = 256
 """Hosts (service × region endpoints) whose connections the shared pool keeps; past it the least recently used
 host's idle connections are closed (urllib3's PoolManager keeps 10 by default)."""
