@@ -8,6 +8,9 @@
 - Clients come from one long-lived botocore session, created under a lock (sessions are not
   thread-safe) and cached per (credentials, service, region). A refresh yields new keys and so a
   new client; old clients age out of a bounded LRU.
+- Every client sends through one connection pool per (CA bundle, socket options) (`SharedHttpSession`), not
+  one of its own: a connection holds no credentials (each request is signed by its own client before it is
+  sent), and 1,020 clients of a fleet query otherwise keep 1,020 pools, SSL contexts and idle connections.
 - Every session here reads service models through the process's one botocore loader
   (catalog.models.data_loader), so a model the catalog already loaded is not loaded again; the edits
   botocore's clients make to models stay theirs (catalog.models.ClientModels).
@@ -27,22 +30,37 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.credentials import Credentials, DeferredRefreshableCredentials, ReadOnlyCredentials
 from botocore.exceptions import ProfileNotFound
+from botocore.httpsession import URLLib3Session
 from dateutil.tz import tzlocal
 
 from catalog.models import share_data_loader
 from config import ROLE_ARN_PATTERN, ConfigError, Settings, check_region
 from core.calls import ResolvedTarget, SessionEnvironment, Target
-from core.client_classes import forget_client_classes, share_client_classes
+from core.client_classes import forget_client_classes, forget_service_hooks, share_client_classes
 from core.errors import CredentialsError, InvalidInput, NoCredentials, ProfileMissing, RoleNotAllowed, UnknownAccount
 from observability.metrics import Metrics
 
 DEFAULT_REGION = "us-east-1"
 CLIENT_CACHE_SIZE = 2048
-"""Clients kept (~0.1 MB each, their classes shared: core/client_classes.py); a fleet query makes one per (account,
-region, service), 1,020 for 60 accounts × 17 regions, and a cache smaller than that makes every query build them
-all again."""
+"""Clients kept (~45 KB each: their class, model and hooks template are shared, core/client_classes.py, and their
+connections, SharedHttpSession); a fleet query makes one per (account, region, service), 1,020 for 60 accounts × 17
+regions (the fleet bench's server grows ~90 MB for them, EC2's model included), and a cache smaller than that makes
+every query build them all again."""
+HTTP_HOSTS = 256
+"""Hosts (service × region endpoints) whose connections the shared pool keeps; past it the least recently used
+host's idle connections are closed (urllib3's PoolManager keeps 10 by default)."""
 ROLE_CREDENTIALS_CACHE_SIZE = 4096
 """Assumed-role credentials kept, per (source, role, external id, caller); past it the least recently used go."""
+
+
+class SharedHttpSession(URLLib3Session):
+    """botocore's HTTP session, shared by clients: more hosts kept, and a client's `close()` closes nothing."""
+
+    def _get_pool_manager_kwargs(self, **extra_kwargs: Any) -> dict[str, Any]:
+        return super()._get_pool_manager_kwargs(num_pools=HTTP_HOSTS, **extra_kwargs)
+
+    def close(self) -> None:
+        """Other clients still send through these connections; they go with the process."""
 
 
 def checked_region(region: str | None, source: str = "") -> str | None:
@@ -90,12 +108,14 @@ class AwsClients:
             max_pool_connections=settings.max_workers,
             user_agent_extra="aws-ops-mcp",
         )
+        self._http_sessions: dict[tuple[Any, ...], SharedHttpSession] = {}
         self._account_ids: dict[str, str] = {}
         self.assume_role_calls = 0
 
     def on(self, event_name: str, handler: Callable[..., Any]) -> None:
         """Register a botocore event handler (`before-send`, `after-call.*`...) on clients created from now on."""
         self._session.register(event_name, handler)
+        forget_service_hooks(self._session)
         if event_name.startswith("creating-client-class"):
             forget_client_classes(self._session)
 
@@ -215,10 +235,33 @@ class AwsClients:
                 aws_session_token=frozen.token,
                 config=self._config,
             )
+            self._share_connections(client)
             self._clients[key] = client
             if len(self._clients) > CLIENT_CACHE_SIZE:
                 self._clients.popitem(last=False)
             return client
+
+    def _share_connections(self, client: BaseClient) -> None:
+        """Swap the client's own HTTP session (no connection opened yet) for the shared one with its settings.
+
+        Its pool holds a connection per thread that can call AWS at once, per host: the server's workers and the
+        fleet's (server.py's executor); several clients in one region reach the same host."""
+        endpoint = client._endpoint
+        own = endpoint.http_session
+        key = (own._verify, tuple(own._socket_options))
+        shared = self._http_sessions.get(key)
+        if shared is None:
+            shared = SharedHttpSession(
+                verify=own._verify,
+                proxies=self._config.proxies,
+                timeout=(self._config.connect_timeout, self._config.read_timeout),
+                max_pool_connections=self.settings.max_workers + self.settings.fleet_concurrency,
+                socket_options=own._socket_options,
+                client_cert=self._config.client_cert,
+                proxies_config=self._config.proxies_config,
+            )
+            self._http_sessions[key] = shared
+        endpoint.http_session = shared
 
     def account_id(self, target: ResolvedTarget) -> str:
         """The account the target's credentials act in (GetCallerIdentity, cached per credentials)."""
