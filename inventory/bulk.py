@@ -39,6 +39,23 @@ def upsert(
     connection.exec_driver_sql(statement, tuple(list(values) for values in zip(*rows, strict=True)))
 
 
+def select_in(
+    connection: Connection, table: Table, columns: Sequence[str], key: str, values: Sequence[Any]
+) -> Sequence[tuple[Any, ...]]:
+    """`columns` of the rows whose `key` is one of `values`, as plain tuples: no expanding IN list for SQLAlchemy
+    to render per call, no Row objects. SQLite: one ? per value (at most 32,766); PostgreSQL: `= ANY` of one array."""
+    if not values:
+        return []
+    names = ", ".join(columns)
+    if connection.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(values))
+        statement, parameters = f"SELECT {names} FROM {table.name} WHERE {key} IN ({marks})", tuple(values)
+    else:
+        statement = f"SELECT {names} FROM {table.name} WHERE {key} = ANY(%s::{_array_type(table, key)})"
+        parameters = (list(values),)
+    return connection.exec_driver_sql(statement, parameters).tuples().all()
+
+
 def _array_type(table: Table, column: str) -> str:
     kind = type(table.c[column].type)
     return next((array for base, array in POSTGRESQL_ARRAYS.items() if issubclass(kind, base)), "text[]")

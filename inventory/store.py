@@ -28,6 +28,10 @@ MAX_LIMIT = 1000
 CHUNKS_PER_TRANSACTION = 10
 """10,000 rows per commit: a commit (an fsync) per chunk cost more than the writes; much longer would hold
 SQLite's one write lock long enough to make a confirmation wait."""
+CACHE_MIB = 16
+"""SQLite's page cache while listings are written: a chunk's rows land all over the tag index (one place per tag
+key and value) and the resources' indexes, more pages than the default 2 MiB holds once the inventory has a few
+hundred thousand rows. Only for those transactions: pooled connections keep the default."""
 ERROR_CHARS = 2000
 """A listing's error is kept this long at most (botocore messages, never credentials)."""
 
@@ -58,7 +62,7 @@ class Inventory:
         seen: set[str] = set()
         pending = chunks(resources_)
         while batch := list(islice(pending, CHUNKS_PER_TRANSACTION)):
-            with self._store.transaction(durable=False) as connection:
+            with self._store.transaction(durable=False, cache_mib=CACHE_MIB) as connection:
                 for chunk in batch:
                     written = write_chunk(connection, chunk, now, (region, type))
                     counts.added += written.added
@@ -77,7 +81,7 @@ class Inventory:
                 listed = (
                     in_partition if listed_since is None else and_(in_partition, resources.c.last_seen < listed_since)
                 )
-                live = connection.execute(select(resources.c.arn).where(listed)).scalars()
+                live = connection.execute(select(resources.c.arn).where(listed)).scalars().all()
                 gone = [arn for arn in live if arn not in seen]
                 for start in range(0, len(gone), CHUNK):
                     deleted += tombstone(connection, gone[start : start + CHUNK], now)
@@ -115,7 +119,7 @@ class Inventory:
         now = self._clock()
         pending = chunks(resources_)
         while batch := list(islice(pending, CHUNKS_PER_TRANSACTION)):
-            with self._store.transaction(durable=False) as connection:
+            with self._store.transaction(durable=False, cache_mib=CACHE_MIB) as connection:
                 for chunk in batch:
                     write_chunk(connection, chunk, now, None)
 

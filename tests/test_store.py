@@ -251,3 +251,18 @@ def test_a_non_durable_transaction_commits_and_leaves_the_connection_durable(sto
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
         else:
             assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
+def test_a_bulk_sqlite_transaction_gets_its_page_cache_and_gives_it_back(tmp_path):
+    store = opened(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        with store.engine.connect() as connection:
+            default = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+        with store.transaction(durable=False, cache_mib=16) as connection:
+            assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -16 * 1024 != default
+            connection.execute(spent_confirmations.insert().values(nonce="bulk", expires_at=1))
+        with store.engine.connect() as connection:  # the pool hands the same connection back
+            assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == default
+            assert connection.execute(select(spent_confirmations.c.nonce)).scalars().all() == ["bulk"]
+    finally:
+        store.close()
