@@ -7,6 +7,7 @@ fleet query (targets, counts, denials, duration), not one line of a thousand ent
 
 import dataclasses
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -87,6 +88,7 @@ class TargetReader:
         self.params = params
         self.pagination = Pagination(max_items) if paginated else None
         self.calls = 0
+        self._counting = threading.Lock()  # `calls` goes up in the fan-out's worker threads
         self.decisions: Counter[str] = Counter()
 
     async def read(self, cell: Cell) -> tuple[Any, bool]:
@@ -109,7 +111,8 @@ class TargetReader:
         if op_class is not OpClass.READ:
             raise NotARead(f"{service}:{operation} is classed {op_class.value} for account {target.role_account}")
         client = self.executor.clients.client(target, service)
-        self.calls += 1
+        with self._counting:
+            self.calls += 1
         data, next_token, _, _ = self.api.send(client, self.model, self.params, self.pagination)
         return data, next_token is not None
 

@@ -72,6 +72,7 @@ class EventType(StrEnum):
     TEST = "integration.test"
 
 
+HTTP_URL = re.compile(r"^https?://[^\s/?#@]+(/[^\s]*)?$")
 HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 FORBIDDEN_HEADERS = frozenset(
     {
@@ -153,6 +154,13 @@ class HealthCheck(Strict):
     headers: dict[str, str] = Field(default_factory=dict)
 
     _headers = field_validator("headers")(_check_headers)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not HTTP_URL.match(value):
+            raise ValueError("a health check endpoint is an http:// or https:// URL without credentials")
+        return value
 
 
 class Retry(Strict):
@@ -261,7 +269,7 @@ class IntegrationSpec(Strict):
     def _endpoint_fits_type(self) -> "IntegrationSpec":
         kind = IntegrationType(self.type)
         if kind in (IntegrationType.WEBHOOK, IntegrationType.REST_API):
-            if not re.match(r"^https?://[^\s/?#@]+(/[^\s]*)?$", self.endpoint):
+            if not HTTP_URL.match(self.endpoint):
                 raise ValueError(f"a {kind.value} endpoint is an http:// or https:// URL without credentials")
         elif kind is IntegrationType.EVENT_BUS:
             if not re.fullmatch(

@@ -124,6 +124,7 @@ def test_one_claimant_runs_each_health_check(registry: IntegrationRegistry, cloc
         ({"secret": "whsec_short"}, "webhook secret"),
         ({"events": ["aws.write", "nope"]}, "unknown event types"),
         ({"health_check": {"headers": {"Host": "x"}}}, "set by the server"),
+        ({"health_check": {"endpoint": "file:///etc/passwd"}}, "health check endpoint is an http"),
         ({"health_check": {"headers": {"X-A": "a\r\nb"}}}, "no line breaks"),
         ({"metadata": {"x": "y" * 9000}}, "8192 bytes"),
         ({"auth": {"type": "API_KEY"}}, "needs api_key"),
