@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -285,7 +285,9 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with integrations_running(runtime), server.session_manager.run():
+        # Integrations start first and stop last, after the drain: the audit lines of the calls it waited for still
+        # become events.
+        async with integrations.running(), server.session_manager.run():
             if metrics_port is not None:
                 metrics_port.start()
             app.state.ready = True
@@ -307,12 +309,6 @@ def build_http_app(server: MCPServer, settings: Settings, host: str) -> Starlett
     )
     app.add_middleware(RequestLog, principal_of=principal_of_scope, authenticated=authenticator is not None)
     return app
-
-
-def integrations_running(runtime: Any) -> AbstractAsyncContextManager[None]:
-    """The integrations' event writer and delivery worker, around everything else: they start first and stop
-    last, after the drain, so the audit lines of the calls the drain waited for still become events."""
-    return runtime.integrations.running()
 
 
 def address(host: str, port: int) -> str:

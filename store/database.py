@@ -7,6 +7,8 @@ PostgreSQL: psycopg 3, connections checked before use and opened with a timeout.
 """
 
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -200,11 +202,26 @@ def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        (mode,) = cursor.execute("PRAGMA journal_mode = WAL").fetchone()
+        mode = _journal_mode_wal(cursor)
         if str(mode).lower() != "wal":
             log.warning("the state database cannot use WAL (journal mode %s): readers will wait on writers", mode)
     finally:
         cursor.close()
+
+
+def _journal_mode_wal(cursor: Any) -> str:
+    """Turning a new file to WAL needs an exclusive lock, and SQLite answers "database is locked" at once, without
+    waiting out the busy timeout, while another process (a replica starting beside this one) holds the file:
+    retried within BUSY_TIMEOUT_SECONDS. Once the file is in WAL the pragma is a read and never busy."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            (mode,) = cursor.execute("PRAGMA journal_mode = WAL").fetchone()
+            return str(mode)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_begin(connection: Connection) -> None:
