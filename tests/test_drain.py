@@ -1,5 +1,5 @@
 """Drain on SIGTERM, against the real thing: `server.py --port N` in its own process, moto behind a proxy that
-holds each AWS request for a few seconds, SIGTERM sent while a call waits on it.
+holds each AWS request until the test lets it pass, SIGTERM sent while a call waits on it.
 
 The call in flight finishes (or, past AWS_MCP_SHUTDOWN_GRACE_SECONDS, is audited `interrupted`), /readyz answers
 503 from the signal on, a new call gets `shutting_down`, and the process exits 0."""
@@ -75,32 +75,34 @@ async def test_a_drain_with_nothing_in_flight_ends_at_once():
 # --- SIGTERM to a server process ----------------------------------------------------------------------
 
 
+@dataclass
+class HeldProxy:
+    url: str
+    arrived: asyncio.Event
+    """Set when the first request arrives: a call is then in flight, waiting on AWS."""
+    release: asyncio.Event
+    """Requests pass on once this is set, not before: the test decides how long AWS takes, not the machine's load."""
+
+
 @asynccontextmanager
-async def slow_proxy(upstream: str, delay: float) -> AsyncIterator[tuple[str, asyncio.Event]]:
-    """A TCP proxy to `upstream` that holds every request `delay` seconds before passing it on. Yields its URL
-    and an event set when the first request arrives (a call is then in flight, waiting on AWS)."""
+async def held_proxy(upstream: str) -> AsyncIterator[HeldProxy]:
+    """A TCP proxy to `upstream` that holds every request until the test sets `release`."""
     host, port = upstream.removeprefix("http://").split(":")
-    arrived = asyncio.Event()
+    proxy = HeldProxy("", asyncio.Event(), asyncio.Event())
     tasks: set[asyncio.Task] = set()
 
     async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
-        answered = True  # the connection is idle: the next bytes from the client start a request
 
         async def requests() -> None:
-            nonlocal answered
             while data := await client_reader.read(65536):
-                if answered:
-                    answered = False
-                    arrived.set()
-                    await asyncio.sleep(delay)
+                proxy.arrived.set()
+                await proxy.release.wait()
                 upstream_writer.write(data)
                 await upstream_writer.drain()
 
         async def responses() -> None:
-            nonlocal answered
             while data := await upstream_reader.read(65536):
-                answered = True
                 client_writer.write(data)
                 await client_writer.drain()
 
@@ -116,8 +118,9 @@ async def slow_proxy(upstream: str, delay: float) -> AsyncIterator[tuple[str, as
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    proxy.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", arrived
+        yield proxy
     finally:
         server.close()
         for task in tasks:
@@ -141,6 +144,12 @@ class Running:
 
     async def get(self, path: str) -> int:
         return await anyio.to_thread.run_sync(status, f"{self.url}{path}")
+
+    async def becomes_unready(self, within: float) -> None:
+        """Waits for /readyz to answer 503, as it does from the signal on (handled between two loop steps)."""
+        with anyio.fail_after(within):
+            while await self.get("/readyz") != 503:
+                await anyio.sleep(0.05)
 
     async def exit_code(self, within: float) -> int:
         return await anyio.to_thread.run_sync(lambda: self.process.wait(timeout=within))
@@ -197,8 +206,8 @@ async def test_sigterm_lets_the_call_in_flight_finish_refuses_new_ones_and_exits
     tmp_path, moto_endpoint, operation_index_dir
 ):
     async with (
-        slow_proxy(moto_endpoint, delay=1.5) as (endpoint, arrived),
-        server_process(tmp_path, endpoint, operation_index_dir) as server,
+        held_proxy(moto_endpoint) as proxy,
+        server_process(tmp_path, proxy.url, operation_index_dir) as server,
     ):
         results: list = []
         try:
@@ -210,20 +219,21 @@ async def test_sigterm_lets_the_call_in_flight_finish_refuses_new_ones_and_exits
                 async with anyio.create_task_group() as group:
                     group.start_soon(in_flight)
                     with anyio.fail_after(20):
-                        await arrived.wait()
+                        await proxy.arrived.wait()
                     signalled = time.monotonic()
                     server.process.send_signal(signal.SIGTERM)
-                    await anyio.sleep(0.3)
-                    assert await server.get("/readyz") == 503
+                    await server.becomes_unready(within=10)
                     assert await server.get("/healthz") == 200  # alive: liveness must not restart a draining pod
                     async with connect(server.url) as late:
                         refused = await late.call_tool("list_accounts", {})
                     assert refused.is_error and error_of(refused)["code"] == "shutting_down"
                     assert server.process.poll() is None, "exited with a call in flight"
+                    proxy.release.set()
         except* httpx2.ConnectError:
             pass  # the client's own closing requests, sent once the server has answered and gone, find no one
 
-        (finished,) = results
+        assert len(results) == 1, "the call in flight got no answer"
+        finished = results[0]
         assert not finished.is_error, finished.content
         assert finished.structured_content["account"] == "123456789012"
         assert await server.exit_code(within=15) == 0
@@ -237,8 +247,8 @@ async def test_a_call_longer_than_the_grace_period_is_audited_interrupted_and_th
 ):
     grace = 1.0
     async with (
-        slow_proxy(moto_endpoint, delay=30.0) as (endpoint, arrived),
-        server_process(tmp_path, endpoint, operation_index_dir, AWS_MCP_SHUTDOWN_GRACE_SECONDS=str(grace)) as server,
+        held_proxy(moto_endpoint) as proxy,  # never released: AWS does not answer within the grace period
+        server_process(tmp_path, proxy.url, operation_index_dir, AWS_MCP_SHUTDOWN_GRACE_SECONDS=str(grace)) as server,
     ):
         answers: list = []
 
@@ -252,10 +262,10 @@ async def test_a_call_longer_than_the_grace_period_is_audited_interrupted_and_th
         async with anyio.create_task_group() as group:
             group.start_soon(in_flight)
             with anyio.fail_after(20):
-                await arrived.wait()
+                await proxy.arrived.wait()
             signalled = time.monotonic()
             server.process.send_signal(signal.SIGTERM)
-            # The AWS request is held for 30 s; the worker thread waiting on it cannot be stopped, so the
+            # The AWS request is held; the worker thread waiting on it cannot be stopped, so the
             # process leaves it behind: the grace period, uvicorn's linger for open streams, a little margin.
             assert await server.exit_code(within=20) == 0
             stopped = time.monotonic() - signalled
