@@ -2,7 +2,8 @@
 
 `to_json` turns botocore's values into JSON ones in one walk: timestamps as ISO 8601, blobs as UTF-8
 text when they are text and base64 otherwise, streaming bodies read up to a limit, credential secrets
-masked. `fit` keeps a
+masked, and, unless the read is one that reveals secrets by design, the secrets users put in environments,
+tags and URLs too (core/masking.py). `fit` keeps a
 value under a byte budget by dropping the tail of its largest lists (then shortening its
 longest strings) and says exactly what it dropped, so the caller can narrow the request.
 """
@@ -15,8 +16,11 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from botocore.model import Shape
 from botocore.response import StreamingBody
 from pydantic import BaseModel, Field
+
+from core.masking import MASK, PAIR_SIZE, mask_entry, mask_text, secret_pair
 
 TRUNCATED_TEXT = "…[truncated]"
 _MAX_PASSES = 32
@@ -38,50 +42,82 @@ class Truncation(BaseModel):
 
 
 CREDENTIAL_FIELDS = re.compile(r"^(secret_?access_?key|session_?token|secret_?key)$", re.IGNORECASE)
-"""Members that hold AWS credential secrets (sts GetSessionToken, iam CreateAccessKey, sso GetRoleCredentials)."""
-MASK = "***"
+"""Members that hold AWS credential secrets (sts GetSessionToken, iam CreateAccessKey, sso GetRoleCredentials):
+masked in every answer, sensitive reads included."""
 
 
-def to_json(value: Any, body_limit: int) -> tuple[Any, int]:
-    """A JSON-ready copy of a botocore response value, with credential secrets masked, and the approximate
-    size of its JSON in bytes (characters and punctuation, before escaping): one walk for all three."""
-    size = [0]
-    converted = _json(value, body_limit, size)
-    return converted, size[0]
+def to_json(value: Any, body_limit: int, shape: Shape | None = None, reveal: bool = False) -> tuple[Any, int]:
+    """A JSON-ready copy of a botocore response value of `shape` (the operation's output shape, when known),
+    with secrets masked, and the approximate size of its JSON in bytes (characters and punctuation, before
+    escaping): one walk for all. `reveal` is for sensitive reads, whose secrets are what the caller asked
+    for: only credential members stay masked."""
+    walk = _Walk(body_limit, not reveal)
+    converted = walk.json(value, shape)
+    return converted, walk.size
 
 
-def _json(value: Any, body_limit: int, size: list[int]) -> Any:
-    if isinstance(value, Mapping):
-        size[0] += 2 + 4 * len(value)
+class _Walk:
+    __slots__ = ("body_limit", "mask", "size")
+
+    def __init__(self, body_limit: int, mask: bool) -> None:
+        self.body_limit = body_limit
+        self.mask = mask
+        self.size = 0
+
+    def json(self, value: Any, shape: Shape | None) -> Any:
+        """Cheapest checks first: botocore's answers are dicts, lists and text, whose checks need no ABC."""
+        if isinstance(value, str):
+            if self.mask and ("PRIVATE KEY-----" in value or "://" in value):
+                value = mask_text(value)
+            self.size += len(value) + 2
+            return value
+        if isinstance(value, dict):
+            return self.mapping(value, shape)
+        if isinstance(value, list | tuple):
+            self.size += 2 + len(value)
+            member = shape.member if shape is not None and shape.type_name == "list" else None
+            return [self.json(item, member) for item in value]
+        if value is None or isinstance(value, bool | int | float):
+            self.size += 5
+            return value
+        if isinstance(value, Mapping):
+            return self.mapping(value, shape)
+        if isinstance(value, set | frozenset):
+            return self.json(sorted(value, key=str), shape)
+        converted = _scalar(value, self.body_limit)
+        if self.mask and isinstance(converted, str):
+            converted = mask_text(converted)
+        self.size += size_of(converted)
+        return converted
+
+    def mapping(self, value: Mapping[Any, Any], shape: Shape | None) -> dict[str, Any]:
+        self.size += 2 + 4 * len(value)
+        kind = shape.type_name if shape is not None else None
+        members: Mapping[str, Shape] = shape.members if kind == "structure" else {}  # type: ignore[union-attr]
+        entries: Shape | None = shape.value if kind == "map" else None  # type: ignore[union-attr]
+        user_keys = self.mask and kind == "map"
+        paired = secret_pair(value) if self.mask and kind != "map" and len(value) <= PAIR_SIZE else ()
         converted = {}
         for key, item in value.items():
             key = str(key)
-            size[0] += len(key)
-            masked = item and CREDENTIAL_FIELDS.match(key)
-            converted[key] = _json(MASK if masked else item, body_limit, size)
+            self.size += len(key)
+            if item and (CREDENTIAL_FIELDS.match(key) or key in paired or (user_keys and mask_entry(key, item))):
+                item = MASK
+            converted[key] = self.json(item, entries or members.get(key))
         return converted
-    if isinstance(value, list | tuple | set | frozenset):
-        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
-        size[0] += 2 + len(items)
-        return [_json(item, body_limit, size) for item in items]
-    if isinstance(value, str):
-        size[0] += len(value) + 2
-        return value
-    if value is None or isinstance(value, bool | int | float):
-        size[0] += 5
-        return value
+
+
+def _scalar(value: Any, body_limit: int) -> Any:
+    """A value that is neither a container, text, a number, a boolean nor None, as JSON."""
     if isinstance(value, datetime.datetime | datetime.date):
-        converted = value.isoformat()
-    elif isinstance(value, Decimal):
-        converted = int(value) if value == value.to_integral_value() else float(value)
-    elif isinstance(value, bytes | bytearray):
-        converted = blob_json(bytes(value))
-    elif isinstance(value, StreamingBody):
-        converted = stream_json(value, body_limit)
-    else:
-        converted = str(value)
-    size[0] += size_of(converted)
-    return converted
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, bytes | bytearray):
+        return blob_json(bytes(value))
+    if isinstance(value, StreamingBody):
+        return stream_json(value, body_limit)
+    return str(value)
 
 
 def blob_json(data: bytes) -> Any:

@@ -21,6 +21,7 @@ from botocore.model import OperationModel
 from botocore.validate import ParamValidator
 from pydantic import BaseModel, ConfigDict, Field
 
+from catalog.classify import OpClass
 from catalog.models import operation_model, paginator_config
 from catalog.names import CatalogError, resolve_operation
 from core.calls import AwsCall, ResolvedTarget, Target
@@ -250,7 +251,8 @@ class GenericApi:
 
         def send(call: AwsCall, client: BaseClient) -> tuple[Any, str | None, dict[str, str], int]:
             wanted = made[0][0]
-            return self.send(client, wanted.model, call.params, wanted.pagination)
+            reveal = self.guard.classify(call) is OpClass.SENSITIVE
+            return self.send(client, wanted.model, call.params, wanted.pagination, reveal)
 
         call, (data, next_token, filled, size) = await (executor or self.executor).build_and_run(build, send)
         wanted, prepared = made[0]
@@ -318,10 +320,16 @@ class GenericApi:
         )
 
     def send(
-        self, client: BaseClient, model: OperationModel, params: dict[str, Any], pagination: "Pagination | None"
+        self,
+        client: BaseClient,
+        model: OperationModel,
+        params: dict[str, Any],
+        pagination: "Pagination | None",
+        reveal: bool = False,
     ) -> tuple[Any, str | None, dict[str, str], int]:
         """In a worker thread: the call (or its pages), its response as masked JSON, the next token, the
-        idempotency tokens filled and the JSON's approximate size."""
+        idempotency tokens filled and the JSON's approximate size. `reveal`: a sensitive read, whose secrets
+        are its answer (see core.output.to_json)."""
         params = dict(params)
         filled = fill_idempotency_tokens(model, params)
         method = xform_name(model.name)
@@ -335,7 +343,7 @@ class GenericApi:
             if next_token:
                 response.pop("NextToken", None)
         response.pop("ResponseMetadata", None)
-        data, size = to_json(response, self.max_output_bytes)
+        data, size = to_json(response, self.max_output_bytes, model.output_shape, reveal)
         return data, next_token, filled, size
 
 

@@ -97,3 +97,24 @@ def release(fifo: Path) -> None:
     for flags in (os.O_WRONLY | os.O_NONBLOCK, os.O_RDONLY | os.O_NONBLOCK):
         with contextlib.suppress(OSError):
             os.close(os.open(fifo, flags))
+
+
+def lambda_function(session: Any, endpoint: str, name: str, variables: dict[str, str]) -> None:
+    """A Lambda function with `variables` in its environment, made in moto with the SDK (`session`'s account)."""
+    import io
+    import zipfile
+
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
+    iam = session.client("iam", region_name="us-east-1", endpoint_url=endpoint)
+    trust = {"Version": "2012-10-17", "Statement": []}
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    session.client("lambda", region_name="us-east-1", endpoint_url=endpoint).create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": code.getvalue()},
+        Environment={"Variables": variables},
+    )

@@ -5,11 +5,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from sandbox import PROD_ACCOUNT
-from tests.conftest import connect, serve
-from tests.helpers import audit_records, error_of, fails, ok
+from tests.conftest import ACCESS_KEY, SECRET_KEY, connect, serve
+from tests.helpers import audit_records, error_of, fails, lambda_function, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -301,6 +302,30 @@ async def test_credential_minting_through_the_write_tool_masks_the_secrets(clien
     assert credentials["AccessKeyId"] and credentials["Expiration"]
     assert "wJalrXUtnFEMI/K7MDENG" not in json.dumps(minted) + audit_file.read_text()  # moto's fixed secret
     assert [r["operation"] for r in audit_records(audit_file)] == ["sts:GetSessionToken"]
+
+
+async def test_reads_mask_the_secrets_users_put_in_environments_and_a_sensitive_read_reveals_its_own(
+    client, moto_endpoint, audit_file
+):
+    lambda_function(
+        boto3.Session(ACCESS_KEY, SECRET_KEY),
+        moto_endpoint,
+        "masked-env",
+        {"DB_PASSWORD": "hunter2-env", "DATABASE_URL": "postgres://app:hunter2-url@db/app", "LOG_LEVEL": "debug"},
+    )
+    await write(
+        client, "secretsmanager create-secret --name masked-env --secret-string postgres://app:hunter2-s@db/app"
+    )
+    shown = await read(client, "lambda get-function-configuration --function-name masked-env")
+    listed = await ok(client, "execute", action="invoke", service="lambda", operation="ListFunctions", payload={})
+    revealed = await write(client, "secretsmanager get-secret-value --secret-id masked-env")
+    expected = {"DB_PASSWORD": "***", "DATABASE_URL": "postgres://app:***@db/app", "LOG_LEVEL": "debug"}
+    assert shown["result"]["Environment"]["Variables"] == expected
+    (function,) = [f for f in listed["response"]["result"]["Functions"] if f["FunctionName"] == "masked-env"]
+    assert function["Environment"]["Variables"] == expected
+    assert revealed["op_class"] == "sensitive"
+    assert revealed["result"]["SecretString"] == "postgres://app:hunter2-s@db/app"  # what the caller asked for
+    assert "hunter2" not in audit_file.read_text()
 
 
 async def test_commands_need_a_files_root_for_local_paths(client):

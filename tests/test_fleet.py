@@ -15,7 +15,7 @@ from fleet.fanout import THROTTLE_RETRIES
 from sandbox import DEFAULT_ACCOUNT, PROD_ACCOUNT, STAGING_ACCOUNT, assume
 from tests.aws_proxy import misbehaving_aws
 from tests.conftest import ACCESS_KEY, SECRET_KEY, connect, serve
-from tests.helpers import audit_records, error_of, fails, ok
+from tests.helpers import audit_records, error_of, fails, lambda_function, ok
 from tests.issuers import bearer, hs256, hs256_settings
 from tests.test_logs import environment as log_environment
 from tests.test_logs import server_process
@@ -526,6 +526,8 @@ async def test_no_secret_value_reaches_the_answer_the_audit_or_the_log(
         secrets.create_secret(Name="db", SecretString=f"{SECRET_VALUE}-{account}")
         ssm = session.client("ssm", region_name="us-east-1", endpoint_url=moto_endpoint)
         ssm.put_parameter(Name="/db/password", Value=f"{SECRET_VALUE}-{account}", Type="SecureString")
+        variables = {"DB_PASSWORD": f"{SECRET_VALUE}-{account}", "LOG_LEVEL": "info"}
+        lambda_function(session, moto_endpoint, "app", variables)
     environment = log_environment(
         moto_endpoint,
         operation_index_dir,
@@ -570,7 +572,17 @@ async def test_no_secret_value_reaches_the_answer_the_audit_or_the_log(
                 accounts={"organization": True},
                 regions=["us-east-1"],
             )
-            answers.append(json.dumps(listed))
+            functions = await ok(
+                client,
+                "fleet_query",
+                service="lambda",
+                operation="ListFunctions",
+                accounts={"organization": True},
+                regions=["us-east-1"],
+                query="Functions[].Environment.Variables",
+            )
+            answers += [json.dumps(listed), json.dumps(functions)]
+    assert [r["data"] for r in functions["results"]] == [[{"DB_PASSWORD": "***", "LOG_LEVEL": "info"}]] * 2
     assert listed["counts"] == {"ok": 2}
     assert {secret["Name"] for r in listed["results"] for secret in r["data"]["SecretList"]} == {"db"}
     written = output.read_bytes()
@@ -579,6 +591,8 @@ async def test_no_secret_value_reaches_the_answer_the_audit_or_the_log(
         assert secret.encode() not in written, f"{secret[:12]}... reached the server's output"
     lines = [json.loads(line) for line in written.decode().splitlines() if line.startswith("{")]
     audits = [line for line in lines if line.get("event") == "audit"]
-    assert [line["tool"] for line in audits] == ["fleet_query"] * (2 * len(sensitive_reads) + 1)
+    assert [line["tool"] for line in audits] == ["fleet_query"] * (2 * len(sensitive_reads) + 2)
     assert audits[-1]["fleet"]["targets"] == 2 and audits[-1]["fleet"]["aws_calls"] == 2
+    stored = b"".join(path.read_bytes() for path in (tmp_path / "state").rglob("*") if path.is_file())
+    assert SECRET_VALUE.encode() not in stored
     assert not any(member in json.dumps(line) for line in lines if line.get("event") != "audit")

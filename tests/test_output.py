@@ -75,3 +75,97 @@ def test_approximate_size_is_within_the_factor_the_output_cap_relies_on(value) -
     """`present` skips the exact size check when four times the estimate is under the cap."""
     data, approximate = to_json(value, body_limit=1000)
     assert size_of(data) <= 4 * approximate
+
+
+# --- secrets users put where AWS does not mark them ------------------------------------------------------
+
+
+def shape_of(service: str, operation: str):
+    from catalog.models import operation_model
+
+    return operation_model(service, operation).output_shape
+
+
+LAMBDA_CONFIGURATION = {
+    "FunctionName": "fn",
+    "Environment": {
+        "Variables": {
+            "DB_PASSWORD": "hunter2",
+            "STRIPE": "sk_live_0123456789abcdef",
+            "BASIC_AUTH": "ops:hunter2",
+            "DATABASE_URL": "postgres://app:hunter2@db.internal:5432/app",
+            "DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
+            "TOKEN_TTL": "300",
+            "LOG_LEVEL": "debug",
+            "AUTHOR": "ops-team",
+        }
+    },
+}
+
+
+def test_an_environment_keeps_what_an_sre_needs_and_masks_what_names_or_looks_like_a_secret() -> None:
+    masked, _ = to_json(LAMBDA_CONFIGURATION, 1000, shape_of("lambda", "GetFunctionConfiguration"))
+    assert masked["Environment"]["Variables"] == {
+        "DB_PASSWORD": "***",
+        "STRIPE": "***",
+        "BASIC_AUTH": "***",
+        "DATABASE_URL": "postgres://app:***@db.internal:5432/app",
+        "DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
+        "TOKEN_TTL": "300",
+        "LOG_LEVEL": "debug",
+        "AUTHOR": "ops-team",
+    }
+    assert "hunter2" not in str(masked) and "sk_live" not in str(masked)
+
+
+def test_a_sensitive_read_reveals_what_it_was_asked_for_but_never_credential_members() -> None:
+    response = {**LAMBDA_CONFIGURATION, "Credentials": {"AccessKeyId": "ASIAX", "SecretAccessKey": "s3cr3t"}}
+    revealed, _ = to_json(response, 1000, shape_of("lambda", "GetFunctionConfiguration"), reveal=True)
+    assert revealed["Environment"] == LAMBDA_CONFIGURATION["Environment"]
+    assert revealed["Credentials"]["SecretAccessKey"] == "***"
+
+
+def test_name_value_pairs_mask_the_value_of_a_secret_name_or_a_credential_value() -> None:
+    response = {
+        "taskDefinition": {
+            "containerDefinitions": [
+                {
+                    "name": "web",
+                    "environment": [
+                        {"name": "API_TOKEN", "value": "t0k3n"},
+                        {"name": "PORT", "value": "8080"},
+                        {"name": "UPSTREAM", "value": "https://svc:hunter2@upstream.internal/"},
+                        {"name": "GITHUB", "value": "ghp_" + "a" * 36},
+                    ],
+                }
+            ]
+        },
+        "tags": [{"key": "team", "value": "payments"}, {"key": "slack-webhook-token", "value": "xoxb-0123456789-x"}],
+    }
+    masked, _ = to_json(response, 1000, shape_of("ecs", "DescribeTaskDefinition"))
+    environment = masked["taskDefinition"]["containerDefinitions"][0]["environment"]
+    assert [pair["value"] for pair in environment] == ["***", "8080", "https://svc:***@upstream.internal/", "***"]
+    assert masked["tags"] == [{"key": "team", "value": "payments"}, {"key": "slack-webhook-token", "value": "***"}]
+    stack, _ = to_json({"Parameters": [{"ParameterKey": "DbPassword", "ParameterValue": "hunter2"}]}, 1000)
+    assert stack["Parameters"][0]["ParameterValue"] == "***"
+
+
+def test_names_aws_chose_are_not_user_secrets() -> None:
+    """Structure members are AWS's names: `PrivateIpAddress` or `KeyName` say nothing about their values, and a
+    map of AWS's own (a tag map) is judged entry by entry."""
+    instance = {"PrivateIpAddress": "10.0.0.7", "KeyName": "ops", "PrivateDnsName": "ip-10-0-0-7.ec2.internal"}
+    masked, _ = to_json({"Reservations": [{"Instances": [instance]}]}, 1000, shape_of("ec2", "DescribeInstances"))
+    assert masked["Reservations"][0]["Instances"][0] == instance
+    tags, _ = to_json(
+        {"Tags": {"private-subnet": "true", "db-password": "hunter2"}}, 1000, shape_of("lambda", "ListTags")
+    )
+    assert tags["Tags"] == {"private-subnet": "true", "db-password": "***"}
+
+
+def test_a_private_key_is_masked_wherever_it_is_text_or_a_blob() -> None:
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\n"
+    masked, _ = to_json({"Description": f"key: {pem}", "UserData": pem.encode()}, 1000)
+    assert masked == {
+        "Description": "key: -----BEGIN RSA PRIVATE KEY-----***\n",
+        "UserData": "-----BEGIN RSA PRIVATE KEY-----***\n",
+    }
