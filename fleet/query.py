@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import jmespath.exceptions
 import jmespath.parser
@@ -68,8 +68,18 @@ class Cell:
     """Known before any call (the account cannot be reached, the region is not enabled)."""
 
 
+class Read(NamedTuple):
+    """What one target answered: its data (the query applied), whether pages were left, and why the query
+    failed on this data, if it did."""
+
+    data: Any
+    truncated: bool
+    query_problem: str | None = None
+
+
 class TargetReader:
-    """The read each target gets: guard check (read only), the call, pages up to the per-target cap."""
+    """The read each target gets: guard check (read only), the call, pages up to the per-target cap, the
+    JMESPath query: all in the worker thread, so a thousand targets' data never costs the event loop."""
 
     def __init__(
         self,
@@ -80,6 +90,7 @@ class TargetReader:
         params: dict[str, Any],
         max_items: int,
         paginated: bool,
+        query: jmespath.parser.ParsedResult | None = None,
     ) -> None:
         self.executor = executor
         self.guard = guard
@@ -87,12 +98,13 @@ class TargetReader:
         self.model = model
         self.params = params
         self.pagination = Pagination(max_items) if paginated else None
+        self.query = query
         self.calls = 0
         self._counting = threading.Lock()  # `calls` goes up in the fan-out's worker threads
         self.decisions: Counter[str] = Counter()
 
-    async def read(self, cell: Cell) -> tuple[Any, bool]:
-        """(data, truncated) for one target, under an invocation of its own."""
+    async def read(self, cell: Cell) -> Read:
+        """One target's read, under an invocation of its own."""
         assert cell.target is not None
         parent = current()
         scratch = dataclasses.replace(parent, calls=[], extra={})
@@ -104,7 +116,7 @@ class TargetReader:
             for call in scratch.calls:
                 self.decisions[call["rule"] if call["decision"] == "deny" else "allow"] += 1
 
-    def _blocking(self, target: ResolvedTarget) -> tuple[Any, bool]:
+    def _blocking(self, target: ResolvedTarget) -> Read:
         service, operation = self.model.service_model.service_name, self.model.name
         call = AwsCall(target, service, operation, self.params, f"fleet {service} {operation}")
         op_class = self.guard.check(call)
@@ -114,7 +126,13 @@ class TargetReader:
         with self._counting:
             self.calls += 1
         data, next_token, _, _ = self.api.send(client, self.model, self.params, self.pagination)
-        return data, next_token is not None
+        truncated = next_token is not None
+        if self.query is None:
+            return Read(data, truncated)
+        try:
+            return Read(self.query.search(data), truncated)
+        except jmespath.exceptions.JMESPathError as error:
+            return Read(None, truncated, _query_problem(error))
 
 
 def classify_failure(cell: Cell, error: OpsError) -> str:
@@ -126,7 +144,6 @@ async def run_matrix(
     reader: TargetReader,
     fanout: FanOut,
     concurrency: int,
-    query: jmespath.parser.ParsedResult | None,
     max_items: int,
     on_progress: Callable[[int, int], Awaitable[None]] | None,
 ) -> list[TargetResult]:
@@ -140,12 +157,10 @@ async def run_matrix(
         on_progress=on_progress,
     )
     outcome = dict(zip((id(cell) for cell in callable_cells), attempts, strict=True))
-    return [_result(cell, outcome.get(id(cell)), query, max_items) for cell in cells]
+    return [_result(cell, outcome.get(id(cell)), max_items) for cell in cells]
 
 
-def _result(
-    cell: Cell, attempt: Attempt[tuple[Any, bool]] | None, query: jmespath.parser.ParsedResult | None, cap: int
-) -> TargetResult:
+def _result(cell: Cell, attempt: Attempt[Read] | None, cap: int) -> TargetResult:
     base = {"account": cell.account, "account_name": cell.label, "region": cell.region}
     error = cell.error or (attempt.error if attempt else None)
     seconds = attempt.seconds if attempt else None
@@ -154,15 +169,12 @@ def _result(
             **base, status="error", kind=error.kind, code=error.code, message=error.message, seconds=seconds
         )
     assert attempt is not None and attempt.value is not None
-    data, truncated = attempt.value
-    if query is not None:
-        try:
-            data = query.search(data)
-        except jmespath.exceptions.JMESPathError as error:
-            message = f"query failed on this target's data: {_query_problem(error)}"
-            return TargetResult(
-                **base, status="error", kind="error", code="invalid_query", message=message, seconds=seconds
-            )
+    data, truncated, query_problem = attempt.value
+    if query_problem is not None:
+        message = f"query failed on this target's data: {query_problem}"
+        return TargetResult(
+            **base, status="error", kind="error", code="invalid_query", message=message, seconds=seconds
+        )
     if truncated:
         message = f"more than {cap} items: the first {cap} are here (AWS_MCP_FLEET_MAX_ITEMS_PER_TARGET)"
         return TargetResult(

@@ -106,13 +106,13 @@ class FleetTools(FleetBase):
             params,
             self.settings.fleet_max_items,
             operation in paginator_config(service),
+            compiled,
         )
         results = await run_matrix(
             cells,
             reader,
             self.fanout,
             concurrency,
-            compiled,
             self.settings.fleet_max_items,
             progress_reporter(invocation),
         )
@@ -143,6 +143,12 @@ class FleetTools(FleetBase):
             total=page.total,
             next_offset=following if following < page.total else None,
         )
+
+    def _save(self, subject: str, answer: FleetQueryResult) -> str:
+        """In a worker thread: a thousand targets' data is megabytes of JSON to make and write."""
+        summary = answer.model_dump(mode="json", exclude={"results"})
+        items = [result.model_dump(mode="json") for result in answer.results]
+        return self.results.save(subject, summary, items, RESULT_TTL_SECONDS)
 
     def _page(self, handle: str, subject: str, offset: int) -> ResultPage:
         try:
@@ -195,11 +201,7 @@ class FleetTools(FleetBase):
         shown = fit_results(answer.results, budget)
         if shown == len(answer.results):
             return answer
-        summary = answer.model_dump(mode="json", exclude={"results"})
-        items = [result.model_dump(mode="json") for result in answer.results]
-        handle = await self.executor.run_blocking(
-            self.results.save, invocation.principal.subject, summary, items, RESULT_TTL_SECONDS
-        )
+        handle = await self.executor.run_blocking(self._save, invocation.principal.subject, answer)
         invocation.extra["fleet"]["stored"] = handle
         return answer.model_copy(
             update={

@@ -2,6 +2,7 @@
 AssumeRole, selectors, region globs, per-target errors, throttling, progress, cancellation, paging, one audit
 record per query."""
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -9,9 +10,11 @@ from typing import Any
 
 import anyio
 import boto3
+import jmespath.parser
 import pytest
 
 from fleet.fanout import THROTTLE_RETRIES
+from inventory.results import FleetResults
 from sandbox import DEFAULT_ACCOUNT, PROD_ACCOUNT, STAGING_ACCOUNT, assume
 from tests.aws_proxy import misbehaving_aws
 from tests.conftest import ACCESS_KEY, SECRET_KEY, connect, serve
@@ -331,6 +334,47 @@ async def test_paginated_reads_page_to_the_cap_and_large_answers_are_stored_for_
         (account, region) for account in [DEFAULT_ACCOUNT, *members] for region in ("us-east-1", "us-west-2")
     )
     assert all(result["status"] == "ok" for result in paged)
+
+
+def on_an_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def test_queries_and_stored_results_are_made_in_worker_threads_never_on_the_event_loop(
+    organization, fleet_settings, monkeypatch
+):
+    """A thousand targets' JMESPath and their stored JSON are CPU work the event loop must not wait on."""
+    members = [organization.account(f"w{n}") for n in range(3)]
+    threads: list[tuple[str, bool]] = []
+    search, save = jmespath.parser.ParsedResult.search, FleetResults.save
+
+    def recorded(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*arguments: Any, **keywords: Any) -> Any:
+            threads.append((name, on_an_event_loop()))
+            return method(*arguments, **keywords)
+
+        return wrapper
+
+    monkeypatch.setattr(jmespath.parser.ParsedResult, "search", recorded("search", search))
+    monkeypatch.setattr(FleetResults, "save", recorded("save", save))
+    with serve(fleet_settings(AWS_MCP_MAX_OUTPUT_BYTES="2000")) as running:
+        async with connect(running.url) as client:
+            answer = await ok(
+                client,
+                "fleet_query",
+                service="ec2",
+                operation="DescribeRegions",
+                query="Regions[].RegionName",
+                accounts=[DEFAULT_ACCOUNT, *members],
+                regions=["us-east-1", "eu-west-1"],
+            )
+    assert answer["counts"] == {"ok": 8} and answer["handle"]
+    assert sorted(set(threads)) == [("save", False), ("search", False)]
+    assert [name for name, _ in threads].count("search") == 8
 
 
 async def test_selectors_that_cannot_work_are_clear_errors(fleet_settings, make_settings):
