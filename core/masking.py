@@ -36,7 +36,8 @@ CREDENTIAL_VALUES = re.compile(
 )
 """Values that are credentials whatever they are called: key blocks, access key ids, JWTs, well-known tokens."""
 PRIVATE_KEY_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----.*?(?:-----END \1-----|\Z)", re.DOTALL)
-URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^\s:/@]*:)([^\s/@]+)(@)", re.IGNORECASE)
+URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^\s:/@?#]*:)([^\s/?#]+)(@)", re.IGNORECASE)
+"""A URL's `user:password@`: the password runs to the authority's last `@`, so one holding an `@` is masked whole."""
 
 PAIR_NAMES = ("Key", "Name", "key", "name", "ParameterKey", "OptionName", "AttributeName")
 PAIR_VALUES = ("Value", "value", "ParameterValue", "Values", "values")
