@@ -75,7 +75,9 @@ class InventoryTools(FleetBase):
         super().__init__(runtime)
         self.inventory = Inventory(runtime.store)
         self.listings = Listings(self.executor, self.guard, self.clients, self.inventory, self.settings.fleet_max_items)
-        self.write_through = WriteThrough(self.executor, self.clients, self.inventory, self.listings, self.fanout)
+        self.write_through = WriteThrough(
+            self.executor, self.clients, self.inventory, self.listings, self.fanout, runtime.audit
+        )
         runtime.executor.on_success(self.write_through.observe)
 
     @tool("Refresh the resource inventory", calls=ANY_READ, idempotent=True)

@@ -11,10 +11,12 @@ the guard as a read, on the fleet fan-out and its token buckets. Only partitions
 The queue coalesces (writes gather for GATHER_SECONDS, so a burst into one partition lists it once) and is
 bounded: past `QUEUE_LIMIT` partitions waiting, new ones are dropped with a warning, and the next refresh catches
 up. A listing that fails is logged (its error code and message, never parameters) and leaves the partition as it
-was.
+was. Each listing made is one audit record, as the writer (`refresh_inventory`, `"background": true`, and
+`write_through`: the partition listed and the write that caused it), like the calls a person makes.
 """
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -30,9 +32,11 @@ from core.invocation import Invocation, Principal, activate, current, deactivate
 from fleet.fanout import FanOut
 from fleet.listings import Job, Listings, partition_region
 from fleet.query import Cell, classify_failure
+from guard.audit import AuditLog
 from inventory.collectors import COLLECTORS, writes_to
 from inventory.store import Inventory
 from observability.logs import get_logger
+from tooling import audit_record
 
 log = get_logger(__name__)
 
@@ -50,13 +54,22 @@ class Pending:
     target: ResolvedTarget
     type: str
     principal: Principal
+    cause: str
+    """The write that queued it ("secretsmanager:CreateSecret"); the first, when several coalesced."""
 
 
 class WriteThrough:
     def __init__(
-        self, executor: AwsExecutor, clients: AwsClients, inventory: Inventory, listings: Listings, fanout: FanOut
+        self,
+        executor: AwsExecutor,
+        clients: AwsClients,
+        inventory: Inventory,
+        listings: Listings,
+        fanout: FanOut,
+        audit: AuditLog,
     ) -> None:
         self.executor = executor
+        self.audit = audit
         self.clients = clients
         self.inventory = inventory
         self.listings = listings
@@ -78,10 +91,12 @@ class WriteThrough:
         principal = current().principal
         for type_ in types:
             key = (call.target, type_)
-            if key not in self._queue and len(self._queue) >= QUEUE_LIMIT:
+            if key in self._queue:
+                continue
+            if len(self._queue) >= QUEUE_LIMIT:
                 log.warning("inventory write-through queue full: %s after %s not listed again", type_, call.qualified)
                 continue
-            self._queue[key] = Pending(call.target, type_, principal)
+            self._queue[key] = Pending(call.target, type_, principal, call.qualified)
         self._idle.clear()
         self._wake.set()
 
@@ -129,7 +144,10 @@ class WriteThrough:
             self._idle.set()
 
     async def _relist(self, pending: Pending) -> None:
-        token = activate(Invocation(tool="inventory-write-through", principal=pending.principal))
+        invocation = Invocation(tool="refresh_inventory", principal=pending.principal)
+        token = activate(invocation)
+        started = time.perf_counter()
+        listed: str | None = None  # the listing's outcome, once one is made
         try:
             account = await self.executor.run_blocking(self.clients.reached_account, pending.target)
             collector = COLLECTORS[pending.type]
@@ -137,6 +155,7 @@ class WriteThrough:
             region = partition_region(cell, collector)
             if not await self.executor.run_blocking(self.inventory.holds, account, region, collector.type):
                 return
+            listed = "cancelled"
             job: Job = (cell, collector)
             (attempt,) = await self.fanout.run(
                 [job],
@@ -145,8 +164,12 @@ class WriteThrough:
                 concurrency=1,
                 classify=lambda _, error: classify_failure(cell, error),
             )
+            listed = "ok" if attempt.error is None else attempt.error.code
         finally:
             deactivate(token)
+            if listed is not None:
+                where = {"account": account, "region": region}
+                self._audit(invocation, pending, where, listed, time.perf_counter() - started)
         if attempt.error is not None:
             log.warning(
                 "inventory write-through: listing %s in %s/%s failed: %s: %s",
@@ -156,3 +179,10 @@ class WriteThrough:
                 attempt.error.code,
                 attempt.error.message,
             )
+
+    def _audit(
+        self, invocation: Invocation, pending: Pending, where: dict[str, str], outcome: str, seconds: float
+    ) -> None:
+        cause = {"type": pending.type, **where, "after": pending.cause}
+        invocation.extra = {**invocation.extra, "background": True, "write_through": cause}
+        self.audit.write(**audit_record(invocation, outcome, seconds))

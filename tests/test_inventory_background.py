@@ -96,6 +96,30 @@ async def test_a_write_into_a_partition_nobody_listed_adds_nothing(make_settings
     assert [(p["region"], p["type"]) for p in status["partitions"]] == [("us-east-1", SECRETS)]
 
 
+async def test_each_write_through_listing_is_audited_as_the_writer(make_settings, audit_file):
+    with serve(make_settings()) as running:
+        async with connect(running.url) as client:
+            await refresh(client, SECRETS)
+            await ok(client, "create_secret", name="audited", secret_string="not-in-the-audit")
+            await settled(running)
+            await ok(client, "create_secret", name="unheld", secret_string="v", region="eu-west-1")
+            await settled(running)
+    records = audit_records(audit_file)
+    writes = [r for r in records if r["tool"] == "create_secret"]
+    relisted = [r for r in records if r.get("write_through")]
+    assert len(writes) == 2
+    (record,) = relisted  # the second write's partition is one nobody listed: no listing, no record
+    assert record["write_through"] == {
+        "type": SECRETS,
+        "account": DEFAULT_ACCOUNT,
+        "region": "us-east-1",
+        "after": "secretsmanager:CreateSecret",
+    }
+    assert (record["tool"], record["background"], record["outcome"]) == ("refresh_inventory", True, "ok")
+    assert (record["principal"], record["role"]) == (writes[0]["principal"], writes[0]["role"])
+    assert "not-in-the-audit" not in audit_file.read_text()
+
+
 async def test_a_failing_relisting_fails_neither_the_tool_call_nor_the_partition(make_settings, caplog):
     with misbehaving_aws(make_settings().endpoint_url) as (proxy, aws):
         aws.keys[ACCESS_KEY] = DEFAULT_ACCOUNT
