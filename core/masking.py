@@ -1,7 +1,7 @@
 """Secrets that people put where AWS does not mark them, masked in what a read returns.
 
 botocore's model marks credential members (`SecretAccessKey`, `Password`...), and reads that return those are
-classed sensitive (catalog/classify.py): their answers are shown as they are, after the guard's confirmation.
+classed sensitive (catalog/classify.py): their answers are shown as they are, to roles the policy lets read them.
 Ordinary reads still carry secrets that users chose to put in names of their own: a Lambda function's
 environment (`DB_PASSWORD`), an ECS container's `environment` list, a tag `api-token`, a connection URL with its
 password. Those are masked by three rules, so an SRE still sees `LOG_LEVEL` and `DB_HOST` but never the
