@@ -2,7 +2,9 @@
 the MCP SDK's own client connected over streamable HTTP, SSE or stdio, and plain boto3 clients per
 account (`aws`) to seed and inspect AWS state from outside the server."""
 
+import contextlib
 import os
+import sqlite3
 import threading
 import time
 import urllib.request
@@ -22,6 +24,8 @@ from observability.logs import quiet_chatty_libraries
 from sandbox import DEFAULT_ACCOUNT, PROD_ACCOUNT, STAGING_ACCOUNT, assume, free_port, start_moto
 from server import OpsServer, create_server
 from store import Store, open_store
+from store.database import SQLITE_FILE
+from store.tables import METADATA
 from tests.helpers import release
 from tests.postgres import EmbeddedPostgres, embedded_postgres
 
@@ -55,6 +59,19 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One embedded state database for the session's servers (tokens carry random nonces: no test sees
     another's), so no test writes to the user's own state folder. Store tests open their own."""
     return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(autouse=True)
+def fresh_state(state_dir: Path) -> None:
+    """The session's state database, emptied before each test: what one test refreshed, stored or spent is not the
+    next one's (write-through lists again what the inventory holds, so a partition an earlier test refreshed would
+    add listings and audit records to a later test's writes)."""
+    database = state_dir / SQLITE_FILE
+    if not database.exists():
+        return
+    with contextlib.closing(sqlite3.connect(database, timeout=30)) as connection, connection:
+        for table in reversed(METADATA.sorted_tables):
+            connection.execute(f'DELETE FROM "{table.name}"')
 
 
 @pytest.fixture(scope="session")
