@@ -30,9 +30,11 @@ SECRET_NAMES = re.compile(
 """User-chosen names (environment variables, map keys, tag keys) whose values are secrets."""
 POINTER_NAMES = re.compile(r"(?:^|[_\-.])(?:arn|id|name|names|ttl|path|file|url|uri|region|type)$", re.IGNORECASE)
 """Names that say the value points at a secret or describes it (`DB_SECRET_ARN`, `TOKEN_TTL`): shown."""
+KEYS_IDS_AND_JWTS = r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\beyJ[\w-]{10,}\.[\w-]{10,}\."
+"""Private key blocks, access key ids and JWTs: credentials wherever they stand (the audit's patterns start here)."""
 CREDENTIAL_VALUES = re.compile(
-    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\beyJ[\w-]{10,}\.[\w-]{10,}\."
-    r"|\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{30,}|xox[abprs]-[\w-]{10,}|[sr]k_live_\w{10,}|glpat-[\w-]{20})"
+    KEYS_IDS_AND_JWTS
+    + r"|\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{30,}|xox[abprs]-[\w-]{10,}|[sr]k_live_\w{10,}|glpat-[\w-]{20})"
 )
 """Values that are credentials whatever they are called: key blocks, access key ids, JWTs, well-known tokens."""
 PRIVATE_KEY_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----.*?(?:-----END \1-----|\Z)", re.DOTALL)

@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError
 from botocore.model import Shape
 
 from catalog.models import operation_model
+from core.masking import KEYS_IDS_AND_JWTS
 
 log = logging.getLogger("aws_ops_mcp.audit")
 
@@ -61,10 +62,7 @@ PAIR_NAMES = ("Key", "Name", "ParameterKey", "key", "name")
 PAIR_VALUES = ("Value", "ParameterValue", "Values", "value")
 """A structure that pairs a name with a value (tags, environment variables, stack parameters): when the name
 looks secret, so is the value."""
-SECRET_VALUES = re.compile(
-    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\beyJ[\w-]{10,}\.[\w-]{10,}\."
-    r"|(?i:\b(?:password|passwd|pwd|secret|api_?key|token)\s*[=:]\s*\S)"
-)
+SECRET_VALUES = re.compile(KEYS_IDS_AND_JWTS + r"|(?i:\b(?:password|passwd|pwd|secret|api_?key|token)\s*[=:]\s*\S)")
 """Strings that are credentials whatever member holds them: private keys, access key ids, JWTs, `password=`."""
 
 
